@@ -1,0 +1,58 @@
+// Shared benchmark plumbing: timing, a table for people and JSON for machines.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Median wall time in microseconds of `fn`, measured in batches after a warm-up. */
+export function medianMicros(fn: () => void, options: { warmup?: number; batches?: number; perBatch?: number } = {}): number {
+  const warmup = options.warmup ?? 200;
+  const batches = options.batches ?? 31;
+  const perBatch = options.perBatch ?? 50;
+  for (let i = 0; i < warmup; i++) fn();
+  const samples: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < perBatch; i++) fn();
+    samples.push(Number(process.hrtime.bigint() - start) / 1000 / perBatch);
+  }
+  return quantile(samples, 0.5);
+}
+
+export function quantile(values: ArrayLike<number>, q: number): number {
+  const sorted = Array.from(values).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export type Row = Record<string, string | number | boolean | null>;
+
+export function printTable(title: string, rows: Row[]): void {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0]);
+  const cell = (v: Row[string]) => (typeof v === "number" ? formatNumber(v) : String(v ?? ""));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
+  console.log(`\n${title}`);
+  console.log(line(columns));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
+}
+
+function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3);
+}
+
+/** Where results go: bench/results/<name>.json in the source tree, whether run from src or dist. */
+export function writeResults(name: string, data: unknown): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = here.includes(`${"dist"}`) ? join(here, "..", "..", "..") : join(here, "..", "..");
+  const path = join(root, "bench", "results", `${name}.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify({ name, date: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2) + "\n");
+  return path;
+}
