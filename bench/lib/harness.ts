@@ -1,5 +1,5 @@
 // Shared benchmark plumbing: timing, a table for people and JSON for machines.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -47,12 +47,21 @@ function formatNumber(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3);
 }
 
-/** Where results go: bench/results/<name>.json in the source tree, whether run from src or dist. */
-export function writeResults(name: string, data: unknown): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = here.includes(`${"dist"}`) ? join(here, "..", "..", "..") : join(here, "..", "..");
-  const path = join(root, "bench", "results", `${name}.json`);
+/** The folder holding package.json above this file, whether it runs from the sources or from dist/. */
+export function findRepoRoot(start = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = start;
+  while (!existsSync(join(dir, "package.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${start}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Results go to bench/results/<name>.json in the source tree. */
+export function writeResults(name: string, data: object): string {
+  const path = join(findRepoRoot(), "bench", "results", `${name}.json`);
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify({ name, date: new Date().toISOString(), node: process.version, ...(data as object) }, null, 2) + "\n");
+  writeFileSync(path, JSON.stringify({ name, date: new Date().toISOString(), node: process.version, ...data }, null, 2) + "\n");
   return path;
 }

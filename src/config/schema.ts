@@ -2,7 +2,8 @@
 // that works out of the box with the embedded simulator, a description (it becomes the help text) and a range.
 import { z } from "zod";
 
-const section = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict().prefault({});
+// prefault: a missing section is parsed as {} so the defaults of its fields apply.
+const section = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict().prefault({} as never);
 
 export const configSchema = z
   .object({
@@ -13,24 +14,14 @@ export const configSchema = z
     episode: section({
       durationS: z.number().positive().max(3600).default(20).describe("length of one episode in seconds"),
       seed: z.number().int().min(0).default(1).describe("seed for the task layout and the policy"),
+      perturbations: z.boolean().default(false).describe("shift the surface, add friction and push the arm during the episode"),
+      instruction: z.string().default("wipe the marked area").describe("the task text handed to the policy"),
     }),
     policy: section({
-      kind: z.enum(["scripted-expert"]).default("scripted-expert").describe("slow policy that produces action chunks"),
+      kind: z.enum(["scripted-expert"]).default("scripted-expert").describe("slow policy: the scripted wipe expert speaking FAST tokens (a stand-in until the bundled learned models exist)"),
       rateHz: z.number().min(0.1).max(100).default(5).describe("how often the slow executor asks the policy for a chunk"),
-      stepRateHz: z.number().min(1).max(1000).default(10).describe("time between the steps of a chunk, as a rate"),
-      chunkSteps: z.number().int().min(1).max(256).default(20).describe("steps per chunk"),
       timeoutMs: z.number().int().min(1).max(60_000).default(2000).describe("a policy call that takes longer is abandoned"),
     }),
-    tokenizer: section({
-      kind: z.enum(["fast", "beast", "binning", "none"]).default("fast").describe("how chunks travel from the policy: FAST/FAST+ tokens, BEAST tokens, per-step bins or raw actions"),
-      path: z.string().default("").describe("FAST tokenizer folder in the Hugging Face layout (empty: the bundled one)"),
-      beastBasis: z.number().int().min(2).max(64).default(10).describe("BEAST control points per degree of freedom"),
-    }),
-    normalization: section({
-      statsPath: z.string().default("").describe("norm_stats.json with q01/q99 per action dimension (empty: the bundled one)"),
-      statsKey: z.string().default("").describe("key of the robot inside norm_stats.json (empty: the only one)"),
-    }),
-    actionSpace: z.enum(["joint-absolute", "joint-delta", "ee-delta"]).default("joint-absolute").describe("what the policy's actions mean"),
     scheduler: section({
       mode: z.enum(["replace", "crossfade", "temporal-ensemble", "prefix-hold"]).optional().describe("how a new chunk takes over from the current one (default: the smoothest in the benchmark)"),
       crossfadeSteps: z.number().int().min(1).max(64).default(4).describe("policy steps a crossfade lasts"),
@@ -44,7 +35,8 @@ export const configSchema = z
     }),
     reactive: section({
       kind: z.enum(["passthrough", "compliance"]).default("compliance").describe("fast-loop correction from touch and force"),
-      targetForceN: z.number().min(0).max(200).default(10).describe("compliance: contact force to hold"),
+      mode: z.enum(["limit", "regulate"]).default("limit").describe("compliance: only back off above the target force, or hold the force at it"),
+      targetForceN: z.number().min(0).max(200).default(14).describe("compliance: contact force not to exceed (limit) or to hold (regulate)"),
       gainMPerN: z.number().min(0).max(0.01).default(0.0004).describe("compliance: tool offset per newton of force error"),
       maxOffsetM: z.number().min(0).max(0.1).default(0.02).describe("compliance: largest correction"),
     }),

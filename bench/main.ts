@@ -1,0 +1,26 @@
+// Benchmark entry: `npm run bench -- <name> [...]`; prints tables and writes bench/results/<name>.json.
+import { writeResults } from "./lib/harness.js";
+import { runTokenizerBench } from "./tokenizers.js";
+
+type Bench = () => Promise<{ json: object }>;
+
+const benches: Record<string, Bench> = {
+  tokenizers: runTokenizerBench,
+};
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+  const selected = names.length > 0 ? names : Object.keys(benches);
+  for (const name of selected) {
+    const bench = benches[name];
+    if (!bench) {
+      console.error(`unknown benchmark "${name}": expected one of ${Object.keys(benches).join(", ")}`);
+      process.exitCode = 2;
+      return;
+    }
+    const { json } = await bench();
+    console.log(`\nwrote ${writeResults(name, json)}`);
+  }
+}
+
+await main();

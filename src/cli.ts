@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// The `vla-runtime` command.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "./config/args.js";
+import { ConfigError, loadConfig, optionsHelp } from "./config/load.js";
+import { formatSummary, runEpisode, type EpisodeProgress } from "./sim/episode.js";
+
+const USAGE = `usage: vla-runtime <command> [--config file.yaml] [--section.option value ...]
+
+commands:
+  start          one episode of the embedded MuJoCo arm with the default configuration (what npm start runs)
+  run            one episode with the given configuration (--config and/or flags)
+  sim            the scripted expert alone on the embedded simulator, lockstep (checks the scene and the task)
+  bench <name>   benchmarks: tokenizers, runtime (tables + bench/results/<name>.json)
+  help           this text and every option
+
+options (also valid as keys of the config file, by section):
+`;
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("vla-runtime: cannot find the package root (package.json) above the program");
+    dir = parent;
+  }
+  return dir;
+}
+
+function progressLine(p: EpisodeProgress): void {
+  if (!process.stdout.isTTY) return;
+  const width = 24;
+  const filled = Math.min(width, Math.round((p.elapsedS / p.durationS) * width));
+  const bar = "#".repeat(filled) + ".".repeat(width - filled);
+  const left = Math.max(0, p.durationS - p.elapsedS);
+  process.stdout.write(
+    `\r[${bar}] ${p.elapsedS.toFixed(1)}/${p.durationS.toFixed(0)} s (${left.toFixed(0)} s left)  ticks ${p.ticks}  chunks ${p.chunksAccepted}  safety ${p.safetyInterventions}  policy ${p.policyPhase}   `,
+  );
+}
+
+async function runCommand(command: string, args: ReturnType<typeof parseArgs>): Promise<number> {
+  const root = packageRoot();
+  switch (command) {
+    case "start":
+    case "run": {
+      const config = loadConfig({ file: args.configFile, overrides: args.overrides });
+      console.log(`vla-runtime: ${config.control.realtime ? "real-time" : "lockstep"} episode of ${config.episode.durationS} s on the embedded MuJoCo arm (seed ${config.episode.seed})`);
+      console.log(`policy: the scripted wipe expert emitting FAST tokens (a stand-in for a learned policy), decoded by the runtime`);
+      const summary = await runEpisode(config, { packageRoot: root, onProgress: progressLine });
+      if (process.stdout.isTTY) process.stdout.write("\n");
+      console.log(formatSummary(summary));
+      return 0;
+    }
+    case "sim": {
+      const config = loadConfig({ file: args.configFile, overrides: { ...args.overrides } });
+      const { runExpertOnly } = await import("./sim/expertOnly.js");
+      console.log(await runExpertOnly(root, config.episode.seed, config.episode.perturbations));
+      return 0;
+    }
+    case "bench": {
+      const script = join(root, "dist", "bench", "main.js");
+      if (!existsSync(script)) throw new Error(`vla-runtime bench: ${script} not found (run npm run build first)`);
+      const run = spawnSync(process.execPath, ["--expose-gc", script, ...args.positional], { stdio: "inherit" });
+      return run.status ?? 1;
+    }
+    case "help":
+    case "":
+      console.log(USAGE + optionsHelp());
+      return 0;
+    default:
+      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, bench or help)`);
+      return 2;
+  }
+}
+
+async function main(): Promise<void> {
+  try {
+    const args = parseArgs(process.argv.slice(2));
+    if (args.help) {
+      console.log(USAGE + optionsHelp());
+      return;
+    }
+    process.exitCode = await runCommand(args.command, args);
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error);
+    console.error(`vla-runtime: ${message.split("\n")[0]}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -1,0 +1,136 @@
+// What a policy's actions mean, turned into what the scheduler executes: absolute joint targets + gripper
+// (command dim = joints + 1). The gripper entry is absolute in every space (as in Bridge / OpenVLA-style data)
+// and passes through unchanged.
+import { ArmKinematics, rpyToMatrix } from "../kinematics/kinematics.js";
+
+export type ActionSpace = "joint-absolute" | "joint-delta" | "ee-delta";
+export const ACTION_SPACES: readonly ActionSpace[] = ["joint-absolute", "joint-delta", "ee-delta"];
+
+/** Values per ee-delta action: dx, dy, dz (m), droll, dpitch, dyaw (rad), gripper. */
+export const EE_DELTA_WIDTH = 7;
+
+/** IK tolerances for ee-delta: tight enough that errors do not accumulate over a chunk. */
+const EE_IK_OPTIONS = { maxIterations: 200, positionTolM: 1e-4, rotationTolRad: 1e-3 } as const;
+
+/**
+ * Turn a decoded (unnormalized) chunk into absolute joint targets + gripper, row-major [steps][joints + 1].
+ * - joint-absolute: copied.
+ * - joint-delta: step i = state + cumulative sum of the joint deltas up to i.
+ * - ee-delta: [dx, dy, dz, droll, dpitch, dyaw, gripper] per step, accumulated on the tool pose starting from the
+ *   pose at `stateAtObservation` (translation added in the world frame, rotation R_i = R(droll, dpitch, dyaw) R_{i-1},
+ *   both in the base frame as Bridge/NORA data is), solved by IK step by step seeded with the previous solution.
+ * Throws a one-line error for a malformed chunk or a pose the IK cannot reach.
+ */
+export function toJointChunk(
+  actions: ArrayLike<number>[] | Float64Array,
+  steps: number,
+  space: ActionSpace,
+  stateAtObservation: ArrayLike<number>,
+  kinematics: ArmKinematics,
+  out?: Float64Array,
+): Float64Array {
+  if (!ACTION_SPACES.includes(space)) throw new Error(`action space: expected ${ACTION_SPACES.join(" | ")}, got ${String(space)}`);
+  const joints = kinematics.jointCount;
+  const dim = joints + 1;
+  const width = space === "ee-delta" ? EE_DELTA_WIDTH : dim;
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`action space: expected steps >= 1 (integer), got ${steps}`);
+  const value = readerFor(actions, steps, width, space);
+  if (!stateAtObservation || stateAtObservation.length < joints) {
+    throw new Error(`action space: expected a state with at least ${joints} joint positions, got ${stateAtObservation ? stateAtObservation.length : String(stateAtObservation)}`);
+  }
+  for (let j = 0; j < joints; j++) {
+    if (!Number.isFinite(stateAtObservation[j])) throw new Error(`action space: expected a finite state, got ${stateAtObservation[j]} at joint ${j}`);
+  }
+  const result = out ?? new Float64Array(steps * dim);
+  if (result.length < steps * dim) throw new Error(`action space: expected an output buffer of ${steps * dim} numbers, got ${result.length}`);
+
+  switch (space) {
+    case "joint-absolute":
+      for (let i = 0; i < steps; i++) for (let d = 0; d < dim; d++) result[i * dim + d] = value(i, d);
+      break;
+    case "joint-delta":
+      for (let i = 0; i < steps; i++) {
+        for (let j = 0; j < joints; j++) {
+          const previous = i === 0 ? stateAtObservation[j] : result[(i - 1) * dim + j];
+          result[i * dim + j] = previous + value(i, j);
+        }
+        result[i * dim + joints] = value(i, joints);
+      }
+      break;
+    case "ee-delta":
+      eeDeltaToJoints(value, steps, stateAtObservation, kinematics, result);
+      break;
+  }
+  return result;
+}
+
+function eeDeltaToJoints(
+  value: (step: number, k: number) => number,
+  steps: number,
+  state: ArrayLike<number>,
+  kinematics: ArmKinematics,
+  result: Float64Array,
+): void {
+  const joints = kinematics.jointCount;
+  const dim = joints + 1;
+  const position = new Float64Array(3);
+  const rotation = new Float64Array(9);
+  const delta = new Float64Array(9);
+  const next = new Float64Array(9);
+  let seed: ArrayLike<number> = state;
+  kinematics.forward(state, position, rotation);
+  for (let i = 0; i < steps; i++) {
+    position[0] += value(i, 0);
+    position[1] += value(i, 1);
+    position[2] += value(i, 2);
+    rpyToMatrix(value(i, 3), value(i, 4), value(i, 5), delta);
+    for (let r = 0; r < 3; r++) {
+      for (let c = 0; c < 3; c++) {
+        next[r * 3 + c] = delta[r * 3] * rotation[c] + delta[r * 3 + 1] * rotation[3 + c] + delta[r * 3 + 2] * rotation[6 + c];
+      }
+    }
+    rotation.set(next);
+    const solution = kinematics.solve({ positionM: position, rotation }, seed, EE_IK_OPTIONS);
+    if (!solution.ok) {
+      throw new Error(
+        `action space: ee-delta step ${i} of ${steps}: IK could not reach the tool pose ` +
+          `(position error ${solution.positionErrorM.toExponential(2)} m, rotation error ${solution.rotationErrorRad.toExponential(2)} rad): ` +
+          `outside the workspace or the joint limits`,
+      );
+    }
+    result.set(solution.q, i * dim);
+    result[i * dim + joints] = value(i, 6);
+    seed = solution.q;
+  }
+}
+
+/** Validate the chunk's shape and values; return an accessor (step, k) -> number. */
+function readerFor(
+  actions: ArrayLike<number>[] | Float64Array,
+  steps: number,
+  width: number,
+  space: ActionSpace,
+): (step: number, k: number) => number {
+  if (actions instanceof Float64Array) {
+    if (actions.length !== steps * width) {
+      throw new Error(`action space: ${space} expected ${steps} x ${width} = ${steps * width} values, got ${actions.length}`);
+    }
+    for (let k = 0; k < actions.length; k++) {
+      if (!Number.isFinite(actions[k])) {
+        throw new Error(`action space: expected finite actions, got ${actions[k]} at step ${Math.floor(k / width)}, index ${k % width}`);
+      }
+    }
+    return (step, k) => actions[step * width + k];
+  }
+  if (!Array.isArray(actions)) throw new Error(`action space: expected a Float64Array or an array of rows, got ${typeof actions}`);
+  if (actions.length !== steps) throw new Error(`action space: ${space} expected ${steps} rows, got ${actions.length}`);
+  actions.forEach((row, i) => {
+    if (!row || row.length !== width) {
+      throw new Error(`action space: ${space} expected rows of ${width} values, got ${row ? row.length : String(row)} at step ${i}`);
+    }
+    for (let k = 0; k < width; k++) {
+      if (!Number.isFinite(row[k])) throw new Error(`action space: expected finite actions, got ${row[k]} at step ${i}, index ${k}`);
+    }
+  });
+  return (step, k) => actions[step][k];
+}

@@ -1,0 +1,269 @@
+// One episode of the embedded arm driven by the whole runtime: slow executor (policy -> tokens -> decode ->
+// unnormalize -> chunk), fast loop (scheduler, reactive step, safety) and the MuJoCo arm. Real time runs the fast
+// loop in its worker thread against the wall clock; lockstep runs the same parts on this thread on a simulated
+// clock, as fast as the machine allows (tests, evaluation).
+import { join } from "node:path";
+import type { RuntimeConfig } from "../config/schema.js";
+import { commandDim, loadArmDescription, type ArmDescription } from "../kinematics/description.js";
+import { ArmKinematics } from "../kinematics/kinematics.js";
+import { actionConverter, fastDecoder } from "../policy/chunkCodec.js";
+import { FastExecutor } from "../runtime/fastExecutor.js";
+import { buildFastLoop, createBuiltinRegistry, type FastLoopConfig } from "../runtime/fastLoop.js";
+import type { FastWorkerConfig } from "../runtime/fastWorker.js";
+import { registerEmbeddedArm } from "../runtime/fastWorker.js";
+import { durationQuantileNs, SharedRuntimeState, type FastStatusSnapshot } from "../runtime/sharedState.js";
+import { SlowExecutor, type SlowExecutorStats } from "../runtime/slowExecutor.js";
+import { monotonicNowNs } from "../runtime/clock.js";
+import type { SafetyReasonName } from "../runtime/types.js";
+import { BUNDLED_POLICY, loadBundledExpertModel, ScriptedExpertPolicy } from "./expertPolicy.js";
+import { buildWipeScene } from "./mjcf.js";
+import { publicSpec, sampleWipeTask, type WipeEpisodeMetrics, type WipeTask } from "./task.js";
+
+export interface EpisodeProgress {
+  elapsedS: number;
+  durationS: number;
+  ticks: number;
+  chunksAccepted: number;
+  safetyInterventions: number;
+  policyPhase: string;
+}
+
+export interface EpisodeSummary {
+  mode: "realtime" | "lockstep";
+  policy: string;
+  backend: string;
+  reactive: string;
+  durationS: number;
+  loop: {
+    rateHz: number;
+    achievedRateHz: number;
+    ticks: number;
+    overruns: number;
+    periodErrorP50Us: number;
+    periodErrorP99Us: number;
+    periodErrorMaxUs: number;
+    tactileToCommandP99Us: number;
+  };
+  chunks: { policyCalls: number; published: number; acceptedByFastLoop: number; rejectedByFastLoop: number; decodeFailures: number; otherFailures: number };
+  safety: Record<SafetyReasonName, number>;
+  task: WipeEpisodeMetrics | null;
+  errors: string[];
+}
+
+export interface EpisodeOptions {
+  /** Folder with sim/ and models/ (the package root). */
+  packageRoot: string;
+  onProgress?: (progress: EpisodeProgress) => void;
+  /** Real time: how often onProgress is called (ms). */
+  progressPeriodMs?: number;
+}
+
+interface EpisodeSetup {
+  arm: ArmDescription;
+  task: WipeTask;
+  tactileCount: number;
+  fastConfig: FastLoopConfig;
+  policy: ScriptedExpertPolicy;
+  slowOptions: Omit<ConstructorParameters<typeof SlowExecutor>[0], "state">;
+}
+
+function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[]): EpisodeSetup {
+  const arm = loadArmDescription(join(options.packageRoot, "sim", "arm", "description.json"));
+  const task = sampleWipeTask(config.episode.seed, { perturbations: config.episode.perturbations });
+  const sceneLayout = buildWipeScene(arm, task).layout;
+  const tactileCount = sceneLayout.tactileRows * sceneLayout.tactileCols;
+  const model = loadBundledExpertModel(options.packageRoot);
+  const policy = new ScriptedExpertPolicy(arm, publicSpec(task), model, config.episode.seed);
+  const dim = commandDim(arm);
+  const fastConfig: FastLoopConfig = {
+    rateHz: config.control.rateHz,
+    arm,
+    backend: { kind: "mujoco", options: { task, timestepS: 1 / Math.max(500, config.control.rateHz) } },
+    reactive:
+      config.reactive.kind === "compliance"
+        ? { kind: "compliance", mode: config.reactive.mode, targetForceN: config.reactive.targetForceN, gainMPerN: config.reactive.gainMPerN, maxOffsetM: config.reactive.maxOffsetM }
+        : { kind: "passthrough" },
+    scheduler: {
+      mode: config.scheduler.mode,
+      crossfadeSteps: config.scheduler.crossfadeSteps,
+      ensembleDecayPerStep: config.scheduler.ensembleDecayPerStep,
+      interpolation: config.scheduler.interpolation,
+    },
+    safety: {
+      sensorMaxAgeNs: config.safety.sensorMaxAgeMs * 1e6,
+      workspace: { minM: config.safety.workspaceMinM, maxM: config.safety.workspaceMaxM },
+    },
+  };
+  const slowOptions = {
+    policy,
+    inputs: () => ({ instruction: config.episode.instruction }),
+    decoder: fastDecoder(model.tokenizer, BUNDLED_POLICY.chunkSteps, dim),
+    // The bundled expert speaks per-step joint deltas (see models/wipe_expert).
+    convert: actionConverter(model.stats, "joint-delta", new ArmKinematics(arm)),
+    stepPeriodNs: BUNDLED_POLICY.stepPeriodS * 1e9,
+    rateHz: config.policy.rateHz,
+    timeoutMs: config.policy.timeoutMs,
+    onError: (message: string) => pushError(errors, message),
+  };
+  return { arm, task, tactileCount, fastConfig, policy, slowOptions };
+}
+
+export async function runEpisode(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
+  return config.control.realtime ? runRealtime(config, options) : runLockstep(config, options);
+}
+
+async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
+  const errors: string[] = [];
+  const setup = setUp(config, options, errors);
+  const state = createState(setup);
+  const workerConfig: FastWorkerConfig = setup.fastConfig;
+  const fast = await FastExecutor.start({ state, config: workerConfig, onError: (message) => pushError(errors, message) });
+  const slow = new SlowExecutor({ state, ...setup.slowOptions });
+  await waitForFirstSensorSample(state);
+  const startNs = monotonicNowNs();
+  slow.start();
+  const durationS = config.episode.durationS;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsedS = (monotonicNowNs() - startNs) / 1e9;
+      options.onProgress?.(progressOf(state.readStatus(), elapsedS, durationS, setup.policy.phase));
+      if (elapsedS >= durationS) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, options.progressPeriodMs ?? 250);
+  });
+  await slow.stop();
+  const status = state.readStatus();
+  await fast.stop();
+  const elapsedS = (monotonicNowNs() - startNs) / 1e9;
+  const report = fast.stopReport?.backendReport as { metrics?: WipeEpisodeMetrics } | undefined;
+  return summarize("realtime", config, setup, status, slow.stats(), elapsedS, report?.metrics ?? null, fast.workerInfo?.backend ?? "mujoco", errors);
+}
+
+async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
+  const errors: string[] = [];
+  const setup = setUp(config, options, errors);
+  const state = createState(setup);
+  const periodNs = 1e9 / config.control.rateHz;
+  let simNowNs = 0;
+  const registry = createBuiltinRegistry();
+  registerEmbeddedArm(registry);
+  const backendConfig = { ...setup.fastConfig.backend, options: { ...(setup.fastConfig.backend.options as object), timeOriginNs: 0 } };
+  const built = await buildFastLoop({ ...setup.fastConfig, backend: backendConfig }, state, registry);
+  const slow = new SlowExecutor({ state, ...setup.slowOptions, nowNs: () => simNowNs });
+  const policyPeriodNs = 1e9 / config.policy.rateHz;
+  const durationNs = config.episode.durationS * 1e9;
+  const progressEveryTicks = Math.max(1, Math.round(config.control.rateHz / 2));
+  let nextPolicyNs = 0;
+  let metrics: WipeEpisodeMetrics | null = null;
+  try {
+    for (let k = 0; simNowNs < durationNs; k++) {
+      simNowNs = k * periodNs;
+      built.loop.tick(simNowNs);
+      // The policy answers instantly in simulated time: its chunk is due from the observation it saw.
+      if (simNowNs >= nextPolicyNs) {
+        await slow.runOnce();
+        nextPolicyNs += policyPeriodNs;
+      }
+      if (k % progressEveryTicks === 0) options.onProgress?.(progressOf(state.readStatus(), simNowNs / 1e9, config.episode.durationS, setup.policy.phase));
+    }
+    metrics = (built.report() as { metrics?: WipeEpisodeMetrics } | undefined)?.metrics ?? null;
+  } finally {
+    await built.close();
+  }
+  return summarize("lockstep", config, setup, state.readStatus(), slow.stats(), simNowNs / 1e9, metrics, built.backend.name, errors);
+}
+
+/** The worker publishes the arm's first sample on its first tick; ask the policy only after that. */
+async function waitForFirstSensorSample(state: SharedRuntimeState, timeoutMs = 5000): Promise<void> {
+  const sample = state.createSensorSnapshot();
+  const deadline = Date.now() + timeoutMs;
+  while (!state.readSensors(sample)) {
+    if (Date.now() > deadline) throw new Error(`episode: no sensor sample from the arm within ${timeoutMs} ms of the fast loop starting`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+function createState(setup: EpisodeSetup): SharedRuntimeState {
+  return SharedRuntimeState.create({ dim: commandDim(setup.arm), tactileCount: setup.tactileCount, maxChunkSteps: 256, latentSize: 0 });
+}
+
+function progressOf(status: FastStatusSnapshot, elapsedS: number, durationS: number, policyPhase: string): EpisodeProgress {
+  const safetyInterventions = Object.values(status.safetyCounts).reduce((a, b) => a + b, 0);
+  return { elapsedS, durationS, ticks: status.ticks, chunksAccepted: status.chunksAccepted, safetyInterventions, policyPhase };
+}
+
+function summarize(
+  mode: EpisodeSummary["mode"],
+  config: RuntimeConfig,
+  setup: EpisodeSetup,
+  status: FastStatusSnapshot,
+  slow: SlowExecutorStats,
+  elapsedS: number,
+  task: WipeEpisodeMetrics | null,
+  backend: string,
+  errors: string[],
+): EpisodeSummary {
+  const us = (ns: number) => ns / 1e3;
+  const failures = slow.failures;
+  return {
+    mode,
+    policy: setup.policy.name,
+    backend,
+    reactive: setup.fastConfig.reactive.kind,
+    durationS: elapsedS,
+    loop: {
+      rateHz: config.control.rateHz,
+      achievedRateHz: status.ticks / Math.max(elapsedS, 1e-9),
+      ticks: status.ticks,
+      overruns: status.overruns,
+      periodErrorP50Us: us(durationQuantileNs(status.periodErrorHistogram, 0.5, status.periodErrorMaxNs)),
+      periodErrorP99Us: us(durationQuantileNs(status.periodErrorHistogram, 0.99, status.periodErrorMaxNs)),
+      periodErrorMaxUs: us(status.periodErrorMaxNs),
+      tactileToCommandP99Us: us(durationQuantileNs(status.latencyHistogram, 0.99, status.latencyMaxNs)),
+    },
+    chunks: {
+      policyCalls: slow.calls,
+      published: slow.chunksPublished,
+      acceptedByFastLoop: status.chunksAccepted,
+      rejectedByFastLoop: status.chunksRejected,
+      decodeFailures: failures.decode + failures.malformed,
+      otherFailures: failures.threw + failures.timedOut + failures.convert + failures.noSensors,
+    },
+    safety: status.safetyCounts,
+    task,
+    errors,
+  };
+}
+
+function pushError(errors: string[], message: string): void {
+  if (errors.length < 50) errors.push(message);
+}
+
+/** A short human-readable summary. */
+export function formatSummary(summary: EpisodeSummary): string {
+  const l = summary.loop;
+  const c = summary.chunks;
+  const safety = Object.entries(summary.safety).filter(([, n]) => n > 0);
+  const lines = [
+    `episode (${summary.mode}): ${summary.durationS.toFixed(1)} s, policy "${summary.policy}", backend ${summary.backend}, reactive ${summary.reactive}`,
+    `  fast loop   ${l.achievedRateHz.toFixed(1)} Hz achieved of ${l.rateHz} Hz, ${l.ticks} ticks, ${l.overruns} overruns`,
+    summary.mode === "realtime"
+      ? `  jitter      period error p50 ${l.periodErrorP50Us.toFixed(0)} us, p99 ${l.periodErrorP99Us.toFixed(0)} us, max ${l.periodErrorMaxUs.toFixed(0)} us; tactile->command p99 ${l.tactileToCommandP99Us.toFixed(0)} us`
+      : `  jitter      n/a (lockstep: simulated clock)`,
+    `  chunks      ${c.policyCalls} policy calls, ${c.published} decoded and published, ${c.decodeFailures} rejected by the decoder, ${c.otherFailures} other failures; fast loop accepted ${c.acceptedByFastLoop}, rejected ${c.rejectedByFastLoop}`,
+    `  safety      ${safety.length === 0 ? "no interventions" : safety.map(([name, n]) => `${name} ${n} ticks`).join(", ")}`,
+  ];
+  const t = summary.task;
+  if (t) {
+    lines.push(
+      `  task        wipe ${t.success ? "SUCCEEDED" : "not finished"}: coverage ${(100 * t.coverage).toFixed(0)}%` +
+        (t.completionTimeS !== null ? ` at ${t.completionTimeS.toFixed(1)} s` : "") +
+        `, force-band violations ${t.forceBandViolationCount} (${t.forceBandViolationTimeS.toFixed(2)} s out of band), peak force ${t.peakForceN.toFixed(1)} N, contact ${t.contactTimeS.toFixed(1)} s`,
+    );
+  }
+  for (const error of summary.errors.slice(0, 5)) lines.push(`  error       ${error}`);
+  if (summary.errors.length > 5) lines.push(`  ...         ${summary.errors.length - 5} more errors`);
+  return lines.join("\n");
+}

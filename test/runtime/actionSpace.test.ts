@@ -1,0 +1,106 @@
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { loadArmDescription } from "../../src/kinematics/description.js";
+import { ArmKinematics, rotationError } from "../../src/kinematics/kinematics.js";
+import { toJointChunk, type ActionSpace } from "../../src/runtime/actionSpace.js";
+
+const arm = loadArmDescription(fileURLToPath(new URL("../../sim/arm/description.json", import.meta.url)));
+const kinematics = new ArmKinematics(arm);
+const STATE = [0.1, 0.2, 1.4, 0.9, -0.2, 0.3, 0.05];
+
+/** Rotation matrix (row-major) -> fixed-axis roll, pitch, yaw with R = Rz(yaw) Ry(pitch) Rx(roll). */
+function matrixToRpy(R: ArrayLike<number>): [number, number, number] {
+  return [Math.atan2(R[7], R[8]), Math.asin(-R[6]), Math.atan2(R[3], R[0])];
+}
+
+function pose(q: ArrayLike<number>) {
+  const p = new Float64Array(3);
+  const R = new Float64Array(9);
+  kinematics.forward(q, p, R);
+  return { p, R };
+}
+
+describe("toJointChunk", () => {
+  it("joint-absolute copies rows, from a flat array or from rows", () => {
+    const rows = [
+      [0, 0.1, 1.2, 0.8, 0, 0.2, 0.01],
+      [0.05, 0.15, 1.25, 0.85, 0.05, 0.25, 0.02],
+    ];
+    const flat = toJointChunk(Float64Array.from(rows.flat()), 2, "joint-absolute", STATE, kinematics);
+    const fromRows = toJointChunk(rows, 2, "joint-absolute", STATE, kinematics);
+    expect(Array.from(flat)).toEqual(rows.flat());
+    expect(Array.from(fromRows)).toEqual(rows.flat());
+  });
+
+  it("joint-delta accumulates joint deltas on the state; the gripper stays absolute", () => {
+    const deltas = [
+      [0.01, -0.02, 0, 0.03, 0, 0, 0.07],
+      [0.01, -0.02, 0.05, 0, 0, -0.1, 0.0],
+      [0.02, 0, 0, 0, 0.01, 0, 0.04],
+    ];
+    const out = toJointChunk(deltas, 3, "joint-delta", STATE, kinematics);
+    for (let j = 0; j < 6; j++) {
+      let q = STATE[j];
+      for (let i = 0; i < 3; i++) {
+        q += deltas[i][j];
+        expect(out[i * 7 + j]).toBeCloseTo(q, 14);
+      }
+    }
+    expect([out[6], out[13], out[20]]).toEqual([0.07, 0.0, 0.04]);
+  });
+
+  it("ee-delta: the joint targets put the tool on the accumulated poses (base-frame deltas, solved step by step)", () => {
+    // Build deltas from a known joint path, then check the result reproduces its tool poses.
+    const path = Array.from({ length: 6 }, (_, i) => STATE.map((q, d) => (d < 6 ? q + 0.03 * i * Math.sin(d + 1) : 0.02 * i)));
+    const deltas: number[][] = [];
+    let previous = pose(STATE);
+    for (const q of path) {
+      const next = pose(q);
+      // Rd = R_next * R_prev^T (rotation applied in the base frame).
+      const Rd = new Float64Array(9);
+      for (let r = 0; r < 3; r++) {
+        for (let c = 0; c < 3; c++) {
+          Rd[r * 3 + c] = next.R[r * 3] * previous.R[c * 3] + next.R[r * 3 + 1] * previous.R[c * 3 + 1] + next.R[r * 3 + 2] * previous.R[c * 3 + 2];
+        }
+      }
+      deltas.push([next.p[0] - previous.p[0], next.p[1] - previous.p[1], next.p[2] - previous.p[2], ...matrixToRpy(Rd), q[6]]);
+      previous = next;
+    }
+    const out = toJointChunk(deltas, deltas.length, "ee-delta", STATE, kinematics);
+    const w = new Float64Array(3);
+    path.forEach((q, i) => {
+      const want = pose(q);
+      const got = pose(out.subarray(i * 7, i * 7 + 6));
+      expect(Math.hypot(got.p[0] - want.p[0], got.p[1] - want.p[1], got.p[2] - want.p[2])).toBeLessThan(2e-4);
+      expect(rotationError(want.R, got.R, w)).toBeLessThan(2e-3);
+      expect(out[i * 7 + 6]).toBe(q[6]);
+    });
+  });
+
+  it("ee-delta throws a clear error when IK cannot reach a step", () => {
+    const deltas = [[0, 0, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0, 0]];
+    expect(() => toJointChunk(deltas, 2, "ee-delta", STATE, kinematics)).toThrow(/ee-delta step 1 of 2: IK could not reach/);
+  });
+
+  it("writes into a given buffer", () => {
+    const out = new Float64Array(20).fill(-1);
+    const result = toJointChunk([STATE], 1, "joint-absolute", STATE, kinematics, out);
+    expect(result).toBe(out);
+    expect(Array.from(out.subarray(0, 7))).toEqual(STATE);
+    expect(out[7]).toBe(-1);
+  });
+
+  const bad: [string, () => unknown, RegExp][] = [
+    ["an unknown space", () => toJointChunk([STATE], 1, "cartesian" as ActionSpace, STATE, kinematics), /expected joint-absolute \| joint-delta \| ee-delta, got cartesian/],
+    ["a wrong flat length", () => toJointChunk(new Float64Array(13), 2, "joint-absolute", STATE, kinematics), /2 x 7 = 14 values, got 13/],
+    ["a wrong row count", () => toJointChunk([STATE], 2, "joint-delta", STATE, kinematics), /expected 2 rows, got 1/],
+    ["a wrong row width", () => toJointChunk([[1, 2, 3]], 1, "ee-delta", STATE, kinematics), /rows of 7 values, got 3 at step 0/],
+    ["a NaN action", () => toJointChunk([[0, 0, NaN, 0, 0, 0, 0]], 1, "joint-absolute", STATE, kinematics), /finite actions, got NaN at step 0, index 2/],
+    ["a short state", () => toJointChunk([STATE], 1, "joint-delta", [0, 0], kinematics), /at least 6 joint positions, got 2/],
+    ["a small output buffer", () => toJointChunk([STATE], 1, "joint-absolute", STATE, kinematics, new Float64Array(3)), /output buffer of 7 numbers, got 3/],
+    ["zero steps", () => toJointChunk([], 0, "joint-absolute", STATE, kinematics), /steps >= 1/],
+  ];
+  for (const [name, call, message] of bad) {
+    it(`rejects ${name}`, () => expect(call).toThrow(message));
+  }
+});
