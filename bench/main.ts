@@ -1,11 +1,17 @@
 // Benchmark entry: `npm run bench -- <name> [...]`; prints tables and writes bench/results/<name>.json.
 import { writeResults } from "./lib/harness.js";
+import { runRuntimeBench } from "./runtime.js";
 import { runTokenizerBench } from "./tokenizers.js";
 
 type Bench = () => Promise<{ json: object }>;
 
+const durationFlag = process.argv.find((a) => a.startsWith("--duration="));
+const durationS = durationFlag ? Number(durationFlag.slice("--duration=".length)) : undefined;
+if (durationS !== undefined && !(durationS > 0)) throw new Error(`bench: --duration expects seconds > 0, got "${durationFlag}"`);
+
 const benches: Record<string, Bench> = {
   tokenizers: runTokenizerBench,
+  runtime: () => runRuntimeBench({ durationS }),
 };
 
 async function main(): Promise<void> {

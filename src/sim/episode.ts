@@ -12,7 +12,7 @@ import { buildFastLoop, createBuiltinRegistry, type FastLoopConfig } from "../ru
 import type { FastWorkerConfig } from "../runtime/fastWorker.js";
 import { registerEmbeddedArm } from "../runtime/fastWorker.js";
 import { durationQuantileNs, SharedRuntimeState, type FastStatusSnapshot } from "../runtime/sharedState.js";
-import { SlowExecutor, type SlowExecutorStats } from "../runtime/slowExecutor.js";
+import { SlowExecutor, type SlowExecutorStats, type SlowPolicy } from "../runtime/slowExecutor.js";
 import { monotonicNowNs } from "../runtime/clock.js";
 import type { SafetyReasonName } from "../runtime/types.js";
 import { BUNDLED_POLICY, loadBundledExpertModel, ScriptedExpertPolicy } from "./expertPolicy.js";
@@ -56,6 +56,10 @@ export interface EpisodeOptions {
   onProgress?: (progress: EpisodeProgress) => void;
   /** Real time: how often onProgress is called (ms). */
   progressPeriodMs?: number;
+  /** Put something between the runtime and the policy (fault injection in tests, latency models in evaluation). */
+  wrapPolicy?: (policy: SlowPolicy) => SlowPolicy;
+  /** Real time: the fast worker's script (default: the compiled one next to the executor). */
+  workerUrl?: URL;
 }
 
 interface EpisodeSetup {
@@ -95,7 +99,7 @@ function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[])
     },
   };
   const slowOptions = {
-    policy,
+    policy: options.wrapPolicy ? options.wrapPolicy(policy) : policy,
     inputs: () => ({ instruction: config.episode.instruction }),
     decoder: fastDecoder(model.tokenizer, BUNDLED_POLICY.chunkSteps, dim),
     // The bundled expert speaks per-step joint deltas (see models/wipe_expert).
@@ -117,7 +121,7 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   const setup = setUp(config, options, errors);
   const state = createState(setup);
   const workerConfig: FastWorkerConfig = setup.fastConfig;
-  const fast = await FastExecutor.start({ state, config: workerConfig, onError: (message) => pushError(errors, message) });
+  const fast = await FastExecutor.start({ state, config: workerConfig, workerUrl: options.workerUrl, onError: (message) => pushError(errors, message) });
   const slow = new SlowExecutor({ state, ...setup.slowOptions });
   await waitForFirstSensorSample(state);
   const startNs = monotonicNowNs();
@@ -209,7 +213,7 @@ function summarize(
   const failures = slow.failures;
   return {
     mode,
-    policy: setup.policy.name,
+    policy: setup.slowOptions.policy.name,
     backend,
     reactive: setup.fastConfig.reactive.kind,
     durationS: elapsedS,
