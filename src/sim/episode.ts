@@ -7,9 +7,8 @@ import type { RuntimeConfig } from "../config/schema.js";
 import { commandDim, loadArmDescription, type ArmDescription } from "../kinematics/description.js";
 import { ArmKinematics } from "../kinematics/kinematics.js";
 import { actionConverter, fastDecoder } from "../policy/chunkCodec.js";
-import { FastExecutor } from "../runtime/fastExecutor.js";
+import { Runtime } from "../runtime/runtime.js";
 import { buildFastLoop, createBuiltinRegistry, type FastLoopConfig } from "../runtime/fastLoop.js";
-import type { FastWorkerConfig } from "../runtime/fastWorker.js";
 import { registerEmbeddedArm } from "../runtime/fastWorker.js";
 import { durationQuantileNs, SharedRuntimeState, type FastStatusSnapshot } from "../runtime/sharedState.js";
 import { SlowExecutor, type SlowExecutorStats, type SlowPolicy } from "../runtime/slowExecutor.js";
@@ -119,30 +118,32 @@ export async function runEpisode(config: RuntimeConfig, options: EpisodeOptions)
 async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
   const errors: string[] = [];
   const setup = setUp(config, options, errors);
-  const state = createState(setup);
-  const workerConfig: FastWorkerConfig = setup.fastConfig;
-  const fast = await FastExecutor.start({ state, config: workerConfig, workerUrl: options.workerUrl, onError: (message) => pushError(errors, message) });
-  const slow = new SlowExecutor({ state, ...setup.slowOptions });
-  await waitForFirstSensorSample(state);
+  const { arm: _arm, backend, ...fast } = setup.fastConfig;
+  const runtime = await Runtime.start({
+    arm: setup.arm,
+    fast,
+    backend: { kind: "worker", config: backend },
+    tactileCount: setup.tactileCount,
+    slow: setup.slowOptions,
+    workerUrl: options.workerUrl,
+    onError: (message) => pushError(errors, message),
+  });
   const startNs = monotonicNowNs();
-  slow.start();
   const durationS = config.episode.durationS;
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const elapsedS = (monotonicNowNs() - startNs) / 1e9;
-      options.onProgress?.(progressOf(state.readStatus(), elapsedS, durationS, setup.policy.phase));
+      options.onProgress?.(progressOf(runtime.state.readStatus(), elapsedS, durationS, setup.policy.phase));
       if (elapsedS >= durationS) {
         clearInterval(timer);
         resolve();
       }
     }, options.progressPeriodMs ?? 250);
   });
-  await slow.stop();
-  const status = state.readStatus();
-  await fast.stop();
+  const report = await runtime.stop();
   const elapsedS = (monotonicNowNs() - startNs) / 1e9;
-  const report = fast.stopReport?.backendReport as { metrics?: WipeEpisodeMetrics } | undefined;
-  return summarize("realtime", config, setup, status, slow.stats(), elapsedS, report?.metrics ?? null, fast.workerInfo?.backend ?? "mujoco", errors);
+  const metrics = (report.backendReport as { metrics?: WipeEpisodeMetrics } | undefined)?.metrics ?? null;
+  return summarize("realtime", config, setup, report.status, report.slow, elapsedS, metrics, report.backendName, errors);
 }
 
 async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
@@ -177,16 +178,6 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
     await built.close();
   }
   return summarize("lockstep", config, setup, state.readStatus(), slow.stats(), simNowNs / 1e9, metrics, built.backend.name, errors);
-}
-
-/** The worker publishes the arm's first sample on its first tick; ask the policy only after that. */
-async function waitForFirstSensorSample(state: SharedRuntimeState, timeoutMs = 5000): Promise<void> {
-  const sample = state.createSensorSnapshot();
-  const deadline = Date.now() + timeoutMs;
-  while (!state.readSensors(sample)) {
-    if (Date.now() > deadline) throw new Error(`episode: no sensor sample from the arm within ${timeoutMs} ms of the fast loop starting`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 function createState(setup: EpisodeSetup): SharedRuntimeState {
