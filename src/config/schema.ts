@@ -10,10 +10,11 @@ export const configSchema = z
     control: section({
       rateHz: z.number().min(50).max(1000).default(500).describe("fast loop (control) rate in Hz"),
       realtime: z.boolean().default(true).describe("run against the wall clock (false: lockstep simulation, as fast as possible)"),
+      lockstepPolicyLatencyMs: z.number().min(0).max(5000).default(150).describe("lockstep only: simulated policy inference time (chunks arrive this late)"),
     }),
     episode: section({
       durationS: z.number().positive().max(3600).default(20).describe("length of one episode in seconds"),
-      seed: z.number().int().min(0).default(1).describe("seed for the task layout and the policy"),
+      seed: z.number().int().min(0).max(1_000_000_000).default(1).describe("seed for the task layout and the policy"),
       perturbations: z.boolean().default(false).describe("shift the surface, add friction and push the arm during the episode"),
       instruction: z.string().default("wipe the marked area").describe("the task text handed to the policy"),
     }),

@@ -156,28 +156,77 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
   registerEmbeddedArm(registry);
   const backendConfig = { ...setup.fastConfig.backend, options: { ...(setup.fastConfig.backend.options as object), timeOriginNs: 0 } };
   const built = await buildFastLoop({ ...setup.fastConfig, backend: backendConfig }, state, registry);
-  const slow = new SlowExecutor({ state, ...setup.slowOptions, nowNs: () => simNowNs });
+  const latency = new SimulatedLatency(config.control.lockstepPolicyLatencyMs * 1e6);
+  const slow = new SlowExecutor({ state, ...setup.slowOptions, policy: latency.wrap(setup.slowOptions.policy), nowNs: () => simNowNs });
   const policyPeriodNs = 1e9 / config.policy.rateHz;
+  const timeoutNs = config.policy.timeoutMs * 1e6;
   const durationNs = config.episode.durationS * 1e9;
   const progressEveryTicks = Math.max(1, Math.round(config.control.rateHz / 2));
   let nextPolicyNs = 0;
+  let inFlight: Promise<unknown> | null = null;
+  let inFlightSinceNs = 0;
   let metrics: WipeEpisodeMetrics | null = null;
   try {
     for (let k = 0; simNowNs < durationNs; k++) {
       simNowNs = k * periodNs;
       built.loop.tick(simNowNs);
-      // The policy answers instantly in simulated time: its chunk is due from the observation it saw.
-      if (simNowNs >= nextPolicyNs) {
-        await slow.runOnce();
+      // A policy answer due by now (simulated inference time) is published at this tick.
+      if (latency.release(simNowNs)) await new Promise((resolve) => setImmediate(resolve));
+      // Past the timeout in simulated time, let the real timeout end the call (a hung policy).
+      if (inFlight && simNowNs - inFlightSinceNs >= timeoutNs) await inFlight;
+      // Like the real executor: ask at the policy rate, never two calls at once.
+      if (simNowNs >= nextPolicyNs && !inFlight) {
+        const call = slow.runOnce().finally(() => {
+          if (inFlight === call) inFlight = null;
+        });
+        inFlight = call;
+        inFlightSinceNs = simNowNs;
         nextPolicyNs += policyPeriodNs;
+        await new Promise((resolve) => setImmediate(resolve));
       }
       if (k % progressEveryTicks === 0) options.onProgress?.(progressOf(state.readStatus(), simNowNs / 1e9, config.episode.durationS, setup.policy.phase));
     }
     metrics = (built.report() as { metrics?: WipeEpisodeMetrics } | undefined)?.metrics ?? null;
   } finally {
+    latency.release(Infinity);
+    await inFlight;
     await built.close();
   }
   return summarize("lockstep", config, setup, state.readStatus(), slow.stats(), simNowNs / 1e9, metrics, built.backend.name, errors);
+}
+
+/**
+ * Inference time on the simulated clock: a policy's answer is held back until the simulation reaches the
+ * observation time plus the latency, so chunks arrive as late in lockstep as they would on a real machine.
+ */
+class SimulatedLatency {
+  private readonly pending: { dueNs: number; resolve: () => void }[] = [];
+
+  constructor(private readonly latencyNs: number) {}
+
+  wrap(policy: SlowPolicy): SlowPolicy {
+    return {
+      name: policy.name,
+      infer: async (observation, signal) => {
+        const output = await policy.infer(observation, signal);
+        await new Promise<void>((resolve) => this.pending.push({ dueNs: observation.timeNs + this.latencyNs, resolve }));
+        return output;
+      },
+    };
+  }
+
+  /** Let every answer due by `nowNs` through; true when one was. */
+  release(nowNs: number): boolean {
+    let released = false;
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      if (this.pending[i].dueNs <= nowNs) {
+        this.pending[i].resolve();
+        this.pending.splice(i, 1);
+        released = true;
+      }
+    }
+    return released;
+  }
 }
 
 function createState(setup: EpisodeSetup): SharedRuntimeState {

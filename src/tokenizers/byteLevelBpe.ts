@@ -1,7 +1,7 @@
 // Byte-level BPE in the Hugging Face `tokenizers` JSON format (the FAST / FAST+ tokenizer files):
 // GPT-2 pre-tokenizer split, GPT-2 byte <-> unicode table, merges applied lowest rank first
 // (leftmost on ties), ByteLevel decoder. Written to give the same ids as `tokenizers` bit for bit.
-import { decodeUtf8Lossy, decodeUtf8Strict, encodeUtf8, isSurrogate, utf8Length, writeUtf8, type StrictDecodeResult } from "./utf8.js";
+import { decodeUtf8Lossy, decodeUtf8Strict, encodeUtf8, isSurrogate, writeUtf8, type StrictDecodeResult } from "./utf8.js";
 
 // ---------------------------------------------------------------------------------------------
 // GPT-2 byte <-> unicode table: printable latin-1 bytes stand for themselves, the other 68 bytes
@@ -50,7 +50,9 @@ export function toByteLevel(text: string): string {
 // ---------------------------------------------------------------------------------------------
 // GPT-2 split pattern. `tokenizers` runs it with Oniguruma, whose `\s` is Unicode White_Space:
 // it includes U+0085 and excludes U+FEFF, the reverse of JS `\s`. Spelling the class out keeps
-// the pieces identical (checked against `tokenizers` 0.23 on both characters).
+// the pieces identical (checked against `tokenizers` 0.23 on both characters). Letters and numbers
+// come from the JS engine's Unicode tables, which may be newer than Oniguruma's: characters added
+// in recent Unicode versions (all far above the FAST range) can split differently.
 const WHITESPACE = "\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 export const GPT2_SPLIT_SOURCE =
   `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WHITESPACE}\\p{L}\\p{N}]+` +
@@ -77,7 +79,7 @@ function classifySlow(codePoint: number): number {
   return OTHER;
 }
 
-/** Classes of the Basic Multilingual Plane, looked up once each (-1 = not looked up yet). */
+/** Memo of `classifySlow` over the Basic Multilingual Plane (-1 = not looked up yet): a pure cache. */
 const bmpClasses = new Int8Array(0x10000).fill(-1);
 
 function characterClass(codePoint: number): number {
@@ -344,8 +346,8 @@ export class ByteLevelBpe {
   private readonly rankMerged: Int32Array;
   /** Two-byte characters (U+0080..U+07FF: FAST coefficients in normal use) that may start pre-merged. */
   private readonly twoByte: TwoByteTokens;
-  /** Every merge only uses tokens created by earlier merges (see `mergeWordByRank`), and the fast loop is allowed. */
-  private readonly wellOrdered: boolean;
+  /** The merge list is well ordered (see `mergeWordByRank`) and the fast loop is not switched off. */
+  private readonly useRankBuckets: boolean;
   private readonly cache = new Map<string, number[]>();
 
   // Merge workspace, grown to the longest word seen and reused.
@@ -414,7 +416,7 @@ export class ByteLevelBpe {
       this.rankRight[rank] = this.vocab.get(b)!;
       this.rankMerged[rank] = this.pairs.merged[slot];
     });
-    this.wellOrdered = !options.referenceMergeLoop && isWellOrdered(this.mergeList, this.vocab, this.pairs);
+    this.useRankBuckets = !options.referenceMergeLoop && isWellOrdered(this.mergeList, this.vocab, this.pairs);
     this.bucketHead = new Int32Array(this.mergeList.length).fill(-1);
     this.rankPositions = new Int32Array(256);
 
@@ -430,7 +432,8 @@ export class ByteLevelBpe {
       }
     }
     this.twoByte =
-      this.wellOrdered && this.continuingSubwordPrefix === null && this.endOfWordSuffix === null
+      // Only when every byte is its own plain symbol (no prefix/suffix forms, never unk).
+      this.useRankBuckets && this.continuingSubwordPrefix === null && this.endOfWordSuffix === null && this.byteSymbol.every((id) => id >= 0)
         ? twoByteCharacterTokens(this.byteSymbol, this.pairs, this.rankLeft, this.rankRight, (id) => tokenToBytes(this.tokens[id]!))
         : { token: new Int32Array(0x800).fill(-1), guard: new Int32Array(0x800).fill(-1), guards: [] };
 
@@ -599,7 +602,7 @@ export class ByteLevelBpe {
       }
     }
     const firstId = ids.length;
-    if (this.wellOrdered) this.mergeWordByRank(byteCount, ids);
+    if (this.useRankBuckets) this.mergeWordByRank(byteCount, ids);
     else this.mergeWord(byteCount, ids);
     if (key !== null) {
       if (this.cache.size >= MAX_CACHED_PIECES) this.cache.clear();
@@ -885,7 +888,7 @@ export class ByteLevelBpe {
     const start = this.tokenCodePointStart[id];
     const end = this.tokenCodePointStart[id + 1];
     const source = this.tokenCodePoints;
-    const stop = Math.min(end, start + out.length - offset);
+    const stop = Math.max(start, Math.min(end, start + out.length - offset));
     for (let i = start; i < stop; i++) out[offset++] = source[i];
     return offset + (end - stop);
   }
@@ -1086,11 +1089,4 @@ export function parseTokenizerJson(json: unknown): ByteLevelBpeOptions {
     fuseUnk: optionalBoolean("model", model, "fuse_unk", false),
     ignoreMerges: optionalBoolean("model", model, "ignore_merges", false),
   };
-}
-
-/** Byte length of the UTF-8 encoding of a code point array (helper for callers sizing buffers). */
-export function utf8ByteLength(codePoints: ArrayLike<number>, count: number = codePoints.length): number {
-  let n = 0;
-  for (let i = 0; i < count; i++) n += utf8Length(codePoints[i]);
-  return n;
 }

@@ -15,7 +15,10 @@ export type DecodeResult = { ok: true; actions: number[][] } | { ok: false; erro
  * - "error" (default): report it (`ok: false`).
  * - "reference-zeros": return what the reference processor returns: all zeros when the coefficient
  *   count is wrong (zeros are mid-range in normalized space, not "stop"), ids beyond the vocabulary
- *   silently dropped, split UTF-8 characters decoded as U+FFFD. For parity tests only.
+ *   silently dropped, split UTF-8 characters decoded as U+FFFD. For parity tests only. (The
+ *   transformers 4.x processor also ran `clean_up_tokenization_spaces`, which FAST+'s
+ *   tokenizer_config turns on and which can drop a space coefficient (-322) before ". , ! ?";
+ *   not reproduced: newer transformers skip it for BPE, and `tokenizers` never does it.)
  * - "lenient": pad a short sequence with zero coefficients, truncate a long one; every other
  *   problem (bad ids, split characters, out-of-range coefficients) is still reported.
  */

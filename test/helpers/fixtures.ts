@@ -36,6 +36,6 @@ export function readFixtureJson<T = unknown>(...parts: string[]): T {
  */
 export function describeWithFixtures(name: string, parts: string[], fn: () => void): void {
   const present = fixtureExists(...parts);
-  const title = present ? name : `${name} (${MISSING_FIXTURES_REASON}: ${join("..", "shared", "fixtures", ...parts)})`;
-  describe.skipIf(!present)(title, fn);
+  const reason = !fixtureExists() ? MISSING_FIXTURES_REASON : `skipped: ${join("..", "shared", "fixtures", ...parts)} not found`;
+  describe.skipIf(!present)(present ? name : `${name} (${reason})`, fn);
 }

@@ -62,7 +62,7 @@ describe("episode on the embedded arm", () => {
   });
 
   it("holds the arm when the policy dies: throws and timeouts are counted, the late-policy brake engages", async () => {
-    const summary = await runEpisode(lockstep({ episode: { durationS: 5, seed: 2 }, policy: { timeoutMs: 20 } }), {
+    const summary = await runEpisode(lockstep({ episode: { durationS: 5, seed: 2 }, policy: { timeoutMs: 20 }, control: { lockstepPolicyLatencyMs: 5 } }), {
       packageRoot,
       wrapPolicy: (policy) =>
         faulty(policy, (call, output) => {
