@@ -14,6 +14,7 @@ commands:
   start          one episode of the embedded MuJoCo arm with the default configuration (what npm start runs)
   run            one episode with the given configuration (--config and/or flags)
   sim            the scripted expert alone on the embedded simulator, lockstep (checks the scene and the task)
+  eval [N]       N lockstep episodes per configuration (default 50): expert, open loop, reactive, perturbed
   bench <name>   benchmarks: tokenizers, runtime (tables + bench/results/<name>.json)
   help           this text and every option
 
@@ -60,6 +61,13 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
       console.log(await runExpertOnly(root, config.episode.seed, config.episode.perturbations));
       return 0;
     }
+    case "eval": {
+      const episodes = args.positional[0] === undefined ? 50 : Number(args.positional[0]);
+      if (!Number.isInteger(episodes) || episodes < 1) throw new Error(`eval: expected a number of episodes per configuration, got "${args.positional[0]}"`);
+      const { runEvaluationCommand } = await import("./cli/evalCommand.js");
+      await runEvaluationCommand(root, episodes);
+      return 0;
+    }
     case "bench": {
       const script = join(root, "dist", "bench", "main.js");
       if (!existsSync(script)) throw new Error(`vla-runtime bench: ${script} not found (run npm run build first)`);
@@ -71,7 +79,7 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
       console.log(USAGE + optionsHelp());
       return 0;
     default:
-      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, bench or help)`);
+      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, bench or help)`);
       return 2;
   }
 }

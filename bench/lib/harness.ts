@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatTable, type TableRow } from "../../src/cli/table.js";
 
 /** Median wall time in microseconds of `fn`, measured in batches after a warm-up. */
 export function medianMicros(fn: () => void, options: { warmup?: number; batches?: number; perBatch?: number } = {}): number {
@@ -27,24 +28,10 @@ export function quantile(values: ArrayLike<number>, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-export type Row = Record<string, string | number | boolean | null>;
+export type Row = TableRow;
 
 export function printTable(title: string, rows: Row[]): void {
-  if (rows.length === 0) return;
-  const columns = Object.keys(rows[0]);
-  const cell = (v: Row[string]) => (typeof v === "number" ? formatNumber(v) : String(v ?? ""));
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
-  console.log(`\n${title}`);
-  console.log(line(columns));
-  console.log(line(widths.map((w) => "-".repeat(w))));
-  for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
-}
-
-function formatNumber(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (Number.isInteger(v)) return String(v);
-  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3);
+  if (rows.length > 0) console.log(`\n${formatTable(title, rows)}`);
 }
 
 /** The folder holding package.json above this file, whether it runs from the sources or from dist/. */

@@ -1,0 +1,40 @@
+// `vla-runtime eval [N]` (npm run eval): the closed-loop evaluation table, printed and written as JSON.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { evaluate } from "../sim/evaluate.js";
+import { formatTable } from "./table.js";
+
+export async function runEvaluationCommand(packageRoot: string, episodes: number): Promise<void> {
+  const started = Date.now();
+  const results = await evaluate({
+    packageRoot,
+    episodes,
+    onEpisode: (done, total, configuration) => {
+      if (!process.stdout.isTTY) return;
+      const elapsedS = (Date.now() - started) / 1000;
+      const leftS = (elapsedS / done) * (total - done);
+      const width = 24;
+      const filled = Math.round((done / total) * width);
+      process.stdout.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} episodes, ${configuration.padEnd(22)} ~${leftS.toFixed(0)} s left   `);
+    },
+  });
+  if (process.stdout.isTTY) process.stdout.write("\n");
+  const rows = results.map((r) => ({
+    configuration: r.name,
+    episodes: r.episodes,
+    "success %": Math.round(100 * r.successRate),
+    "95% interval": `${Math.round(100 * r.successInterval95[0])}-${Math.round(100 * r.successInterval95[1])}`,
+    "band violations": r.meanForceBandViolations,
+    "out of band s": r.meanTimeOutOfBandS,
+    "peak force N": r.meanPeakForceN,
+    "max peak N": r.maxPeakForceN,
+    "completion s": r.meanCompletionTimeS,
+    "decode failures": r.decodeFailures,
+    "safety ticks": r.safetyInterventionTicks,
+  }));
+  console.log(formatTable(`Wipe task, ${episodes} episodes per configuration (seeds 1-${episodes}), lockstep, ${((Date.now() - started) / 1000).toFixed(0)} s`, rows));
+  const path = join(packageRoot, "bench", "results", "eval.json");
+  mkdirSync(join(packageRoot, "bench", "results"), { recursive: true });
+  writeFileSync(path, JSON.stringify({ name: "eval", date: new Date().toISOString(), episodes, results }, null, 2) + "\n");
+  console.log(`wrote ${path}`);
+}
