@@ -23,6 +23,8 @@ interface ReferenceTimings {
   source: string;
   fast?: Record<string, { decode: number; encode: number }>;
   beast?: Record<string, { decode: number; encode: number }>;
+  /** The full processor path (transformers), when the reference environment has it. */
+  fastProcessor?: unknown;
 }
 
 const CHUNKS_PER_SHAPE = 16;
@@ -124,11 +126,18 @@ function runPythonReference(): ReferenceTimings {
   if (!python) {
     return { source: "not run (set VLA_BENCH_PYTHON to a Python with numpy, scipy, tokenizers and torch to compare side by side)" };
   }
-  const result: ReferenceTimings = { source: `${python} side by side` };
-  const fast = runJsonScript(python, [join(repoRoot, "bench", "reference", "fast_reference.py"), "--tokenizer", fastPlusDir]);
-  if (fast) result.fast = fast as ReferenceTimings["fast"];
-  const beast = runJsonScript(python, [join(repoRoot, "bench", "reference", "beast_reference.py")]);
-  if (beast) result.beast = beast as ReferenceTimings["beast"];
+  const result: ReferenceTimings = { source: `${python}, same machine, side by side` };
+  type Timing = { encode_us: number; decode_us: number };
+  const fast = runJsonScript(python, [join(repoRoot, "bench", "reference", "fast_reference.py"), "--fixtures", fastPlusDir]) as { reference?: Record<string, Timing>; processor?: Record<string, Timing | unknown> } | undefined;
+  if (fast?.reference) {
+    result.fast = Object.fromEntries(Object.entries(fast.reference).map(([shape, t]) => [shape, { decode: t.decode_us, encode: t.encode_us }]));
+    result.fastProcessor = fast.processor;
+  }
+  const beast = runJsonScript(python, [join(repoRoot, "bench", "reference", "beast_reference.py")]) as { timings?: Record<string, Timing> } | undefined;
+  if (beast?.timings) {
+    // Keys look like "50x7_basis10": the shape is what the rows are matched by.
+    result.beast = Object.fromEntries(Object.entries(beast.timings).map(([key, t]) => [key.split("_")[0], { decode: t.decode_us, encode: t.encode_us }]));
+  }
   return result;
 }
 
@@ -139,7 +148,7 @@ function runJsonScript(python: string, args: string[]): unknown {
     return undefined;
   }
   try {
-    return JSON.parse(run.stdout.trim().split("\n").pop() ?? "");
+    return JSON.parse(run.stdout);
   } catch {
     console.log(`reference ${args[0]}: output is not JSON`);
     return undefined;

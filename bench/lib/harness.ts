@@ -6,7 +6,7 @@ import { formatTable, type TableRow } from "../../src/cli/table.js";
 
 /** Median wall time in microseconds of `fn`, measured in batches after a warm-up. */
 export function medianMicros(fn: () => void, options: { warmup?: number; batches?: number; perBatch?: number } = {}): number {
-  const warmup = options.warmup ?? 200;
+  const warmup = options.warmup ?? 2000; // enough calls for V8 to optimize the code under test
   const batches = options.batches ?? 31;
   const perBatch = options.perBatch ?? 50;
   for (let i = 0; i < warmup; i++) fn();
