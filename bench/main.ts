@@ -1,5 +1,6 @@
 // Benchmark entry: `npm run bench -- <name> [...]`; prints tables and writes bench/results/<name>.json.
 import { writeResults } from "./lib/harness.js";
+import { runPolicyBench } from "./policy.js";
 import { runRuntimeBench } from "./runtime.js";
 import { runTokenizerBench } from "./tokenizers.js";
 
@@ -12,6 +13,7 @@ if (durationS !== undefined && !(durationS > 0)) throw new Error(`bench: --durat
 const benches: Record<string, Bench> = {
   tokenizers: runTokenizerBench,
   runtime: () => runRuntimeBench({ durationS }),
+  policy: runPolicyBench,
 };
 
 async function main(): Promise<void> {

@@ -14,6 +14,7 @@ commands:
   start          one episode of the embedded MuJoCo arm with the default configuration (what npm start runs)
   run            one episode with the given configuration (--config and/or flags)
   sim            the scripted expert alone on the embedded simulator, lockstep (checks the scene and the task)
+  serve-policy   the scripted expert as a vla-policy ZeroMQ server (--listen tcp://127.0.0.1:5555)
   eval [N]       N lockstep episodes per configuration (default 50): expert, open loop, reactive, perturbed
   bench <name>   benchmarks: tokenizers, runtime (tables + bench/results/<name>.json)
   help           this text and every option
@@ -68,6 +69,17 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
       await runEvaluationCommand(root, episodes);
       return 0;
     }
+    case "serve-policy": {
+      const config = loadConfig({ file: args.configFile, overrides: withoutKeys(args.overrides, ["listen"]) });
+      const endpoint = args.overrides.listen || "tcp://127.0.0.1:5555";
+      const { startExpertPolicyServer } = await import("./cli/servePolicy.js");
+      const server = await startExpertPolicyServer(root, endpoint, config.episode.seed, config.episode.perturbations);
+      console.log(`serving the scripted wipe expert (seed ${config.episode.seed}) over the vla-policy ZeroMQ protocol at ${server.endpoint}; Ctrl-C stops`);
+      console.log(`drive it with: vla-runtime run --policy.kind zmq --policy.url ${server.endpoint} --policy.actionSpace joint-delta --policy.normalizedActions --episode.seed ${config.episode.seed}`);
+      await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+      await server.close();
+      return 0;
+    }
     case "bench": {
       const script = join(root, "dist", "bench", "main.js");
       if (!existsSync(script)) throw new Error(`vla-runtime bench: ${script} not found (run npm run build first)`);
@@ -79,9 +91,13 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
       console.log(USAGE + optionsHelp());
       return 0;
     default:
-      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, bench or help)`);
+      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, serve-policy, bench or help)`);
       return 2;
   }
+}
+
+function withoutKeys(overrides: Record<string, string>, keys: string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(overrides).filter(([key]) => !keys.includes(key)));
 }
 
 async function main(): Promise<void> {

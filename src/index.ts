@@ -22,3 +22,4 @@ export { ArmKinematics } from "./kinematics/kinematics.js";
 
 export { loadNormStats, normalizeInto, unnormalizeInto, type NormStats } from "./policy/normalization.js";
 export { actionConverter, beastDecoder, binningDecoder, fastDecoder } from "./policy/chunkCodec.js";
+export * from "./policy/remote/index.js";

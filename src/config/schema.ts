@@ -19,9 +19,21 @@ export const configSchema = z
       instruction: z.string().default("wipe the marked area").describe("the task text handed to the policy"),
     }),
     policy: section({
-      kind: z.enum(["scripted-expert"]).default("scripted-expert").describe("slow policy: the scripted wipe expert speaking FAST tokens (a stand-in until the bundled learned models exist)"),
+      kind: z
+        .enum(["scripted-expert", "openpi", "zmq"])
+        .default("scripted-expert")
+        .describe("slow policy: the scripted wipe expert speaking FAST tokens (a stand-in for a learned model), an openpi server, or a vla-policy ZeroMQ server"),
       rateHz: z.number().min(0.1).max(100).default(5).describe("how often the slow executor asks the policy for a chunk"),
       timeoutMs: z.number().int().min(1).max(60_000).default(2000).describe("a policy call that takes longer is abandoned"),
+      url: z.string().default("").describe("remote policy address: ws://host:8000 (openpi) or tcp://host:5555 (zmq); empty: 127.0.0.1 with the protocol's port"),
+      openpiKeys: z.enum(["libero", "droid"]).default("libero").describe("openpi: observation key preset"),
+      stateDtype: z.enum(["float64", "float32"]).default("float64").describe("openpi: dtype of the state array sent"),
+      maxMessageBytes: z.number().int().min(1024).max(2 ** 30).default(16_777_216).describe("remote: largest reply accepted"),
+      includeImage: z.boolean().default(true).describe("zmq: send the camera image with each request"),
+      stepPeriodMs: z.number().min(1).max(10_000).default(100).describe("remote: time between the steps of a chunk (zmq replies carry their own and must match)"),
+      actionSpace: z.enum(["joint-absolute", "joint-delta", "ee-delta"]).default("joint-absolute").describe("remote: what the policy's actions mean"),
+      normalizedActions: z.boolean().default(false).describe("remote: actions come normalized to [-1, 1] and are unnormalized with normStatsPath"),
+      normStatsPath: z.string().default("").describe("norm_stats.json for normalizedActions (empty: the bundled wipe statistics)"),
     }),
     scheduler: section({
       mode: z.enum(["replace", "crossfade", "temporal-ensemble", "prefix-hold"]).optional().describe("how a new chunk takes over from the current one (default: the smoothest in the benchmark)"),

@@ -40,14 +40,20 @@ export function binningDecoder(tokenizer: BinningTokenizer, steps: number): Chun
   };
 }
 
-/** Normalized actions -> absolute joint targets + gripper: unnormalize with q01/q99, then apply the action space. */
-export function actionConverter(stats: NormStats, space: ActionSpace, kinematics: ArmKinematics): ActionConverter {
+/**
+ * Policy actions -> absolute joint targets + gripper: unnormalize with q01/q99 (when the policy's actions are
+ * normalized: `stats` given), then apply the action space.
+ */
+export function actionConverter(stats: NormStats | null, space: ActionSpace, kinematics: ArmKinematics): ActionConverter {
   return (actions, steps, policyDim, observation) => {
-    if (stats.q01.length !== policyDim) {
+    if (stats && stats.q01.length !== policyDim) {
       return new Error(`normalization: expected statistics for ${policyDim} action dimensions, got ${stats.q01.length}`);
     }
-    const raw = new Float64Array(actions.length);
-    unnormalizeInto(actions, policyDim, stats, raw);
+    let raw = actions;
+    if (stats) {
+      raw = new Float64Array(actions.length);
+      unnormalizeInto(actions, policyDim, stats, raw);
+    }
     try {
       return toJointChunk(raw, steps, space, observation.positions, kinematics);
     } catch (error) {

@@ -14,9 +14,12 @@ import { durationQuantileNs, SharedRuntimeState, type FastStatusSnapshot } from 
 import { SlowExecutor, type SlowExecutorStats, type SlowPolicy } from "../runtime/slowExecutor.js";
 import { monotonicNowNs } from "../runtime/clock.js";
 import type { SafetyReasonName } from "../runtime/types.js";
-import { BUNDLED_POLICY, loadBundledExpertModel, ScriptedExpertPolicy } from "./expertPolicy.js";
+import { BUNDLED_POLICY, loadBundledExpertModel, ScriptedExpertPolicy, type BundledExpertModel } from "./expertPolicy.js";
+import { loadNormStats } from "../policy/normalization.js";
+import { createRemotePolicy } from "../policy/remote/index.js";
+import type { ActionConverter } from "../runtime/slowExecutor.js";
 import { buildWipeScene } from "./mjcf.js";
-import { publicSpec, sampleWipeTask, type WipeEpisodeMetrics, type WipeTask } from "./task.js";
+import { publicSpec, sampleWipeTask, type WipeEpisodeMetrics, type WipeTask, type WipeTaskSpec } from "./task.js";
 
 export interface EpisodeProgress {
   elapsedS: number;
@@ -66,8 +69,9 @@ interface EpisodeSetup {
   task: WipeTask;
   tactileCount: number;
   fastConfig: FastLoopConfig;
-  policy: ScriptedExpertPolicy;
+  policy: SlowPolicy & { readonly phase?: string };
   slowOptions: Omit<ConstructorParameters<typeof SlowExecutor>[0], "state">;
+  close: () => Promise<void> | void;
 }
 
 function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[]): EpisodeSetup {
@@ -76,8 +80,8 @@ function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[])
   const sceneLayout = buildWipeScene(arm, task).layout;
   const tactileCount = sceneLayout.tactileRows * sceneLayout.tactileCols;
   const model = loadBundledExpertModel(options.packageRoot);
-  const policy = new ScriptedExpertPolicy(arm, publicSpec(task), model, config.episode.seed);
   const dim = commandDim(arm);
+  const chosen = choosePolicy(config, arm, publicSpec(task), model, options.packageRoot);
   const fastConfig: FastLoopConfig = {
     rateHz: config.control.rateHz,
     arm,
@@ -98,17 +102,50 @@ function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[])
     },
   };
   const slowOptions = {
-    policy: options.wrapPolicy ? options.wrapPolicy(policy) : policy,
+    policy: options.wrapPolicy ? options.wrapPolicy(chosen.policy) : chosen.policy,
     inputs: () => ({ instruction: config.episode.instruction }),
+    // Token answers are decoded with the bundled FAST tokenizer (what the scripted expert, local or served, speaks).
     decoder: fastDecoder(model.tokenizer, BUNDLED_POLICY.chunkSteps, dim),
-    // The bundled expert speaks per-step joint deltas (see models/wipe_expert).
-    convert: actionConverter(model.stats, "joint-delta", new ArmKinematics(arm)),
-    stepPeriodNs: BUNDLED_POLICY.stepPeriodS * 1e9,
+    convert: chosen.convert,
+    stepPeriodNs: chosen.stepPeriodNs,
     rateHz: config.policy.rateHz,
     timeoutMs: config.policy.timeoutMs,
     onError: (message: string) => pushError(errors, message),
   };
-  return { arm, task, tactileCount, fastConfig, policy, slowOptions };
+  return { arm, task, tactileCount, fastConfig, policy: chosen.policy, slowOptions, close: chosen.close };
+}
+
+interface ChosenPolicy {
+  policy: SlowPolicy & { readonly phase?: string };
+  convert: ActionConverter;
+  stepPeriodNs: number;
+  close: () => Promise<void> | void;
+}
+
+/** The slow policy from the config, with how its actions become joint commands. */
+function choosePolicy(config: RuntimeConfig, arm: ArmDescription, spec: WipeTaskSpec, model: BundledExpertModel, packageRoot: string): ChosenPolicy {
+  const kinematics = new ArmKinematics(arm);
+  const p = config.policy;
+  if (p.kind === "scripted-expert") {
+    return {
+      policy: new ScriptedExpertPolicy(arm, spec, model, config.episode.seed),
+      // The bundled expert speaks normalized per-step joint deltas (see models/wipe_expert).
+      convert: actionConverter(model.stats, "joint-delta", kinematics),
+      stepPeriodNs: BUNDLED_POLICY.stepPeriodS * 1e9,
+      close: () => {},
+    };
+  }
+  const stats = p.normalizedActions ? (p.normStatsPath ? loadNormStats(p.normStatsPath) : model.stats) : null;
+  const client =
+    p.kind === "openpi"
+      ? createRemotePolicy({ kind: "openpi", url: p.url || "ws://127.0.0.1:8000", keys: p.openpiKeys, timeoutMs: p.timeoutMs, maxMessageBytes: p.maxMessageBytes, stateDtype: p.stateDtype, actionDim: commandDim(arm) })
+      : createRemotePolicy({ kind: "zmq", endpoint: p.url || "tcp://127.0.0.1:5555", timeoutMs: p.timeoutMs, maxMessageBytes: p.maxMessageBytes, stepPeriodS: p.stepPeriodMs / 1000, tokenizer: "fast", includeImage: p.includeImage });
+  return {
+    policy: client,
+    convert: actionConverter(stats, p.actionSpace, kinematics),
+    stepPeriodNs: p.stepPeriodMs * 1e6,
+    close: () => client.close(),
+  };
 }
 
 export async function runEpisode(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
@@ -133,7 +170,7 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const elapsedS = (monotonicNowNs() - startNs) / 1e9;
-      options.onProgress?.(progressOf(runtime.state.readStatus(), elapsedS, durationS, setup.policy.phase));
+      options.onProgress?.(progressOf(runtime.state.readStatus(), elapsedS, durationS, setup.policy.phase ?? "remote"));
       if (elapsedS >= durationS) {
         clearInterval(timer);
         resolve();
@@ -141,6 +178,7 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
     }, options.progressPeriodMs ?? 250);
   });
   const report = await runtime.stop();
+  await setup.close();
   const elapsedS = (monotonicNowNs() - startNs) / 1e9;
   const metrics = (report.backendReport as { metrics?: WipeEpisodeMetrics } | undefined)?.metrics ?? null;
   return summarize("realtime", config, setup, report.status, report.slow, elapsedS, metrics, report.backendName, errors);
@@ -156,7 +194,7 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
   registerEmbeddedArm(registry);
   const backendConfig = { ...setup.fastConfig.backend, options: { ...(setup.fastConfig.backend.options as object), timeOriginNs: 0 } };
   const built = await buildFastLoop({ ...setup.fastConfig, backend: backendConfig }, state, registry);
-  const latency = new SimulatedLatency(config.control.lockstepPolicyLatencyMs * 1e6);
+  const latency = new SimulatedLatency(config.control.lockstepPolicyLatencyMs * 1e6, config.policy.timeoutMs);
   const slow = new SlowExecutor({ state, ...setup.slowOptions, policy: latency.wrap(setup.slowOptions.policy), nowNs: () => simNowNs });
   const policyPeriodNs = 1e9 / config.policy.rateHz;
   const timeoutNs = config.policy.timeoutMs * 1e6;
@@ -171,7 +209,7 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
       simNowNs = k * periodNs;
       built.loop.tick(simNowNs);
       // A policy answer due by now (simulated inference time) is published at this tick.
-      if (latency.release(simNowNs)) await new Promise((resolve) => setImmediate(resolve));
+      if (latency.hasDue(simNowNs) && (await latency.release(simNowNs))) await new Promise((resolve) => setImmediate(resolve));
       // Past the timeout in simulated time, let the real timeout end the call (a hung policy).
       if (inFlight && simNowNs - inFlightSinceNs >= timeoutNs) await inFlight;
       // Like the real executor: ask at the policy rate, never two calls at once.
@@ -184,48 +222,68 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
         nextPolicyNs += policyPeriodNs;
         await new Promise((resolve) => setImmediate(resolve));
       }
-      if (k % progressEveryTicks === 0) options.onProgress?.(progressOf(state.readStatus(), simNowNs / 1e9, config.episode.durationS, setup.policy.phase));
+      if (k % progressEveryTicks === 0) options.onProgress?.(progressOf(state.readStatus(), simNowNs / 1e9, config.episode.durationS, setup.policy.phase ?? "remote"));
     }
     metrics = (built.report() as { metrics?: WipeEpisodeMetrics } | undefined)?.metrics ?? null;
   } finally {
-    latency.release(Infinity);
+    await latency.release(Infinity);
     await inFlight;
     await built.close();
+    await setup.close();
   }
   return summarize("lockstep", config, setup, state.readStatus(), slow.stats(), simNowNs / 1e9, metrics, built.backend.name, errors);
 }
 
 /**
  * Inference time on the simulated clock: a policy's answer is held back until the simulation reaches the
- * observation time plus the latency, so chunks arrive as late in lockstep as they would on a real machine.
+ * observation time plus the latency, so chunks arrive as late in lockstep as they would on a real machine. A
+ * policy that really computes or talks to a server is waited for (in wall time) when its simulated deadline comes,
+ * so the simulated clock never runs ahead of a real answer.
  */
 class SimulatedLatency {
-  private readonly pending: { dueNs: number; resolve: () => void }[] = [];
+  private readonly pending: { dueNs: number; answer: Promise<unknown>; open: () => void }[] = [];
 
-  constructor(private readonly latencyNs: number) {}
+  constructor(
+    private readonly latencyNs: number,
+    private readonly waitLimitMs: number,
+  ) {}
 
   wrap(policy: SlowPolicy): SlowPolicy {
     return {
       name: policy.name,
-      infer: async (observation, signal) => {
-        const output = await policy.infer(observation, signal);
-        await new Promise<void>((resolve) => this.pending.push({ dueNs: observation.timeNs + this.latencyNs, resolve }));
-        return output;
+      infer: (observation, signal) => {
+        let open = () => {};
+        const gate = new Promise<void>((resolve) => (open = resolve));
+        const answer = policy.infer(observation, signal);
+        this.pending.push({ dueNs: observation.timeNs + this.latencyNs, answer, open });
+        return answer.then((output) => gate.then(() => output));
       },
     };
   }
 
-  /** Let every answer due by `nowNs` through; true when one was. */
-  release(nowNs: number): boolean {
+  /** Answers due by `nowNs` go through (waiting for any that is still being computed); true when one did. */
+  async release(nowNs: number): Promise<boolean> {
     let released = false;
-    for (let i = this.pending.length - 1; i >= 0; i--) {
-      if (this.pending[i].dueNs <= nowNs) {
-        this.pending[i].resolve();
-        this.pending.splice(i, 1);
-        released = true;
+    for (let i = 0; i < this.pending.length; ) {
+      const entry = this.pending[i];
+      if (entry.dueNs > nowNs) {
+        i++;
+        continue;
       }
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.waitLimitMs)));
+      await Promise.race([entry.answer.then(() => undefined, () => undefined), limit]);
+      clearTimeout(timer);
+      entry.open();
+      this.pending.splice(i, 1);
+      released = true;
     }
     return released;
+  }
+
+  hasDue(nowNs: number): boolean {
+    for (const entry of this.pending) if (entry.dueNs <= nowNs) return true;
+    return false;
   }
 }
 

@@ -7,6 +7,7 @@ import type { RuntimeConfigInput } from "../../src/config/schema.js";
 import type { Observation, PolicyOutput, SlowPolicy } from "../../src/runtime/slowExecutor.js";
 import { formatSummary, runEpisode } from "../../src/sim/episode.js";
 import { bundleSourceModule } from "../helpers/bundle.js";
+import { startExpertPolicyServer } from "../../src/cli/servePolicy.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -77,6 +78,34 @@ describe("episode on the embedded arm", () => {
     expect(summary.errors.some((e) => e.includes("timed out"))).toBe(true);
     expect(summary.safety.PolicyLate).toBeGreaterThan(100);
     expect(summary.safety.NonFinite).toBe(0);
+  });
+
+  it("drives the arm from a policy server over ZeroMQ: same task, tokens decoded here", async () => {
+    const server = await startExpertPolicyServer(packageRoot, "tcp://127.0.0.1:0", 3, false);
+    try {
+      const config = lockstep({
+        episode: { durationS: 8, seed: 3 },
+        policy: { kind: "zmq", url: server.endpoint, actionSpace: "joint-delta", normalizedActions: true, timeoutMs: 2000 },
+      });
+      const summary = await runEpisode(config, { packageRoot });
+      expect(summary.policy).not.toContain("scripted expert (FAST tokens)");
+      expect(summary.chunks.published).toBeGreaterThan(30);
+      expect(summary.chunks.decodeFailures + summary.chunks.otherFailures).toBe(0);
+      expect(summary.task?.coverage).toBeGreaterThan(0.2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("holds and reports when the policy server is not there", async () => {
+    const config = lockstep({ episode: { durationS: 2, seed: 3 }, policy: { kind: "zmq", url: "tcp://127.0.0.1:1", timeoutMs: 50 }, control: { lockstepPolicyLatencyMs: 5 } });
+    const summary = await runEpisode(config, { packageRoot });
+    expect(summary.chunks.published).toBe(0);
+    expect(summary.chunks.otherFailures).toBeGreaterThan(0);
+    expect(summary.errors.length).toBeGreaterThan(0);
+    expect(summary.safety.NonFinite).toBe(0);
+    // Nothing arrived, so nothing moved: the pad never touched the table.
+    expect(summary.task?.contactTimeS).toBe(0);
   });
 
   it("runs in real time with the fast loop in its worker thread", async () => {
