@@ -1,6 +1,7 @@
 // Benchmark entry: `npm run bench -- <name> [...]`; prints tables and writes bench/results/<name>.json.
 import { writeResults } from "./lib/harness.js";
 import { runPolicyBench } from "./policy.js";
+import { runRecordingBench } from "./recording.js";
 import { runRuntimeBench } from "./runtime.js";
 import { runTokenizerBench } from "./tokenizers.js";
 
@@ -14,6 +15,7 @@ const benches: Record<string, Bench> = {
   tokenizers: runTokenizerBench,
   runtime: () => runRuntimeBench({ durationS }),
   policy: runPolicyBench,
+  recording: () => runRecordingBench({ durationS }),
 };
 
 async function main(): Promise<void> {

@@ -6,7 +6,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./config/args.js";
 import { ConfigError, loadConfig, optionsHelp } from "./config/load.js";
-import { formatSummary, runEpisode, type EpisodeProgress } from "./sim/episode.js";
+import { loadArmDescription } from "./kinematics/description.js";
+import { replayCommand, reportCommand } from "./observability/commands.js";
+import { startLiveView } from "./observability/liveView.js";
+import { ProgressBar } from "./observability/progress.js";
+import { formatSummary, runEpisode } from "./sim/episode.js";
 
 const USAGE = `usage: vla-runtime <command> [--config file.yaml] [--section.option value ...]
 
@@ -14,10 +18,14 @@ commands:
   start          one episode of the embedded MuJoCo arm with the default configuration (what npm start runs)
   run            one episode with the given configuration (--config and/or flags)
   sim            the scripted expert alone on the embedded simulator, lockstep (checks the scene and the task)
+  replay <file>  feed a recorded run back through the runtime and check the commands are identical
+  report <file>  PNG plots and an HTML page of a recorded run (joints, force, latency, jitter, safety)
   serve-policy   the scripted expert as a vla-policy ZeroMQ server (--listen tcp://127.0.0.1:5555)
   eval [N]       N lockstep episodes per configuration (default 50): expert, open loop, reactive, perturbed
   bench <name>   benchmarks: tokenizers, runtime (tables + bench/results/<name>.json)
   help           this text and every option
+
+short flags: --record file.mcap (observability.recordPath), --viz (observability.viz), --backend kind (backend.kind)
 
 options (also valid as keys of the config file, by section):
 `;
@@ -32,28 +40,29 @@ function packageRoot(): string {
   return dir;
 }
 
-function progressLine(p: EpisodeProgress): void {
-  if (!process.stdout.isTTY) return;
-  const width = 24;
-  const filled = Math.min(width, Math.round((p.elapsedS / p.durationS) * width));
-  const bar = "#".repeat(filled) + ".".repeat(width - filled);
-  const left = Math.max(0, p.durationS - p.elapsedS);
-  process.stdout.write(
-    `\r[${bar}] ${p.elapsedS.toFixed(1)}/${p.durationS.toFixed(0)} s (${left.toFixed(0)} s left)  ticks ${p.ticks}  chunks ${p.chunksAccepted}  safety ${p.safetyInterventions}  policy ${p.policyPhase}   `,
-  );
-}
-
 async function runCommand(command: string, args: ReturnType<typeof parseArgs>): Promise<number> {
   const root = packageRoot();
   switch (command) {
     case "start":
     case "run": {
-      const config = loadConfig({ file: args.configFile, overrides: args.overrides });
+      const config = loadConfig({ file: args.configFile, overrides: expandAliases(args.overrides) });
       console.log(`vla-runtime: ${config.control.realtime ? "real-time" : "lockstep"} episode of ${config.episode.durationS} s on the embedded MuJoCo arm (seed ${config.episode.seed})`);
       console.log(`policy: the scripted wipe expert emitting FAST tokens (a stand-in for a learned policy), decoded by the runtime`);
-      const summary = await runEpisode(config, { packageRoot: root, onProgress: progressLine });
-      if (process.stdout.isTTY) process.stdout.write("\n");
-      console.log(formatSummary(summary));
+      const liveView = config.observability.viz
+        ? await startLiveView({ host: config.observability.vizHost, port: config.observability.vizPort, maxRateHz: config.observability.vizMaxRateHz, arm: loadArmDescription(join(root, "sim", "arm", "description.json")) })
+        : undefined;
+      const progress = new ProgressBar({ total: config.episode.durationS, label: "episode", unit: "s", stream: process.stdout });
+      try {
+        const summary = await runEpisode(config, {
+          packageRoot: root,
+          liveView,
+          onProgress: (p) => progress.update(p.elapsedS, `ticks ${p.ticks}  chunks ${p.chunksAccepted}  safety ${p.safetyInterventions}  policy ${p.policyPhase}`),
+        });
+        progress.finish();
+        console.log(formatSummary(summary));
+      } finally {
+        await liveView?.close();
+      }
       return 0;
     }
     case "sim": {
@@ -68,6 +77,18 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
       const { runEvaluationCommand } = await import("./cli/evalCommand.js");
       await runEvaluationCommand(root, episodes);
       return 0;
+    }
+    case "replay": {
+      const file = args.positional[0];
+      if (!file) throw new Error("replay: expected an MCAP file (vla-runtime replay run.mcap)");
+      const slowPath = "slow-path" in args.overrides;
+      const json = "json" in args.overrides;
+      return replayCommand(file, { packageRoot: root, slowPath, json });
+    }
+    case "report": {
+      const file = args.positional[0];
+      if (!file) throw new Error("report: expected an MCAP file (vla-runtime report run.mcap [outDir])");
+      return reportCommand(file, args.positional[1]);
     }
     case "serve-policy": {
       const config = loadConfig({ file: args.configFile, overrides: withoutKeys(args.overrides, ["listen"]) });
@@ -91,9 +112,16 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
       console.log(USAGE + optionsHelp());
       return 0;
     default:
-      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, serve-policy, bench or help)`);
+      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, replay, report, serve-policy, bench or help)`);
       return 2;
   }
+}
+
+/** Short flags for the common cases: --record f.mcap, --viz, --backend gz. */
+const FLAG_ALIASES: Record<string, string> = { record: "observability.recordPath", viz: "observability.viz", backend: "backend.kind" };
+
+function expandAliases(overrides: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(overrides).map(([key, value]) => [FLAG_ALIASES[key] ?? key, value]));
 }
 
 function withoutKeys(overrides: Record<string, string>, keys: string[]): Record<string, string> {

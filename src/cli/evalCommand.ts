@@ -1,24 +1,16 @@
 // `vla-runtime eval [N]` (npm run eval): the closed-loop evaluation table, printed and written as JSON.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { evaluate } from "../sim/evaluate.js";
+import { ProgressBar } from "../observability/progress.js";
+import { DEFAULT_EVAL_CONFIGURATIONS, evaluate } from "../sim/evaluate.js";
 import { formatTable } from "./table.js";
 
 export async function runEvaluationCommand(packageRoot: string, episodes: number): Promise<void> {
   const started = Date.now();
-  const results = await evaluate({
-    packageRoot,
-    episodes,
-    onEpisode: (done, total, configuration) => {
-      if (!process.stdout.isTTY) return;
-      const elapsedS = (Date.now() - started) / 1000;
-      const leftS = (elapsedS / done) * (total - done);
-      const width = 24;
-      const filled = Math.round((done / total) * width);
-      process.stdout.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} episodes, ${configuration.padEnd(22)} ~${leftS.toFixed(0)} s left   `);
-    },
-  });
-  if (process.stdout.isTTY) process.stdout.write("\n");
+  const configurations = DEFAULT_EVAL_CONFIGURATIONS;
+  const progress = new ProgressBar({ total: configurations.length * episodes, label: "eval", unit: "episodes", stream: process.stdout });
+  const results = await evaluate({ packageRoot, episodes, configurations, onEpisode: (done, _total, configuration) => progress.update(done, configuration) });
+  progress.finish();
   const rows = results.map((r) => ({
     configuration: r.name,
     episodes: r.episodes,

@@ -53,6 +53,15 @@ export const configSchema = z
       gainMPerN: z.number().min(0).max(0.01).default(0.0004).describe("compliance: tool offset per newton of force error"),
       maxOffsetM: z.number().min(0).max(0.1).default(0.02).describe("compliance: largest correction"),
     }),
+    observability: section({
+      recordPath: z.string().default("").describe("record the run to this MCAP file (ROS 2 CDR); empty: no recording"),
+      viz: z.boolean().default(false).describe("serve a live Foxglove WebSocket view of the run"),
+      vizHost: z.string().default("127.0.0.1").describe("interface the live view listens on (0.0.0.0: other machines too; no authentication)"),
+      vizPort: z.number().int().min(0).max(65535).default(8765).describe("live view TCP port (0: any free port)"),
+      vizMaxRateHz: z.number().min(1).max(1000).default(60).describe("live view: messages per second per high-rate topic"),
+      flushIntervalMs: z.number().int().min(0).max(60000).default(500).describe("recording: close an MCAP chunk at least this often; a crash loses at most this much"),
+      maxBufferedMiB: z.number().min(1).max(4096).default(32).describe("recording: bytes waiting for the disk before messages are dropped and counted"),
+    }),
     backend: section({
       kind: z.enum(["mujoco"]).default("mujoco").describe("where commands go"),
     }),

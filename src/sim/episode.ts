@@ -8,6 +8,8 @@ import { commandDim, loadArmDescription, type ArmDescription } from "../kinemati
 import { ArmKinematics } from "../kinematics/kinematics.js";
 import { actionConverter, fastDecoder } from "../policy/chunkCodec.js";
 import { Runtime } from "../runtime/runtime.js";
+import { EpisodeRecording, type EpisodeRecordingResult } from "../observability/episodeRecording.js";
+import type { LiveView } from "../observability/liveView.js";
 import { buildFastLoop, createBuiltinRegistry, type FastLoopConfig } from "../runtime/fastLoop.js";
 import { registerEmbeddedArm } from "../runtime/fastWorker.js";
 import { durationQuantileNs, SharedRuntimeState, type FastStatusSnapshot } from "../runtime/sharedState.js";
@@ -50,6 +52,8 @@ export interface EpisodeSummary {
   safety: Record<SafetyReasonName, number>;
   task: WipeEpisodeMetrics | null;
   errors: string[];
+  /** The MCAP file written (null: none), and what could not be written to it. */
+  recording: { path: string | null; droppedMessages: number; writeError: string | null } | null;
 }
 
 export interface EpisodeOptions {
@@ -62,10 +66,13 @@ export interface EpisodeOptions {
   wrapPolicy?: (policy: SlowPolicy) => SlowPolicy;
   /** Real time: the fast worker's script (default: the compiled one next to the executor). */
   workerUrl?: URL;
+  /** A running live view to publish the episode to (the recording path comes from the config). */
+  liveView?: LiveView;
 }
 
 interface EpisodeSetup {
   arm: ArmDescription;
+  sceneLayout: ReturnType<typeof buildWipeScene>["layout"];
   task: WipeTask;
   tactileCount: number;
   fastConfig: FastLoopConfig;
@@ -112,7 +119,7 @@ function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[])
     timeoutMs: config.policy.timeoutMs,
     onError: (message: string) => pushError(errors, message),
   };
-  return { arm, task, tactileCount, fastConfig, policy: chosen.policy, slowOptions, close: chosen.close };
+  return { arm, sceneLayout, task, tactileCount, fastConfig, policy: chosen.policy, slowOptions, close: chosen.close };
 }
 
 interface ChosenPolicy {
@@ -156,15 +163,20 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   const errors: string[] = [];
   const setup = setUp(config, options, errors);
   const { arm: _arm, backend, ...fast } = setup.fastConfig;
+  const recording = await createRecording(config, options, setup, "realtime", setup.fastConfig, monotonicNowNs());
+  const policy = recording ? recording.wrapPolicy(setup.slowOptions.policy, monotonicNowNs) : setup.slowOptions.policy;
   const runtime = await Runtime.start({
     arm: setup.arm,
     fast,
     backend: { kind: "worker", config: backend },
     tactileCount: setup.tactileCount,
-    slow: setup.slowOptions,
+    slow: { ...setup.slowOptions, policy },
     workerUrl: options.workerUrl,
     onError: (message) => pushError(errors, message),
   });
+  recording?.attach({ state: runtime.state, slowStats: () => runtime.slow.stats(), policyName: policy.name });
+  recording?.startPolling(1);
+  recording?.instruction(config.episode.instruction, monotonicNowNs());
   const startNs = monotonicNowNs();
   const durationS = config.episode.durationS;
   await new Promise<void>((resolve) => {
@@ -179,9 +191,10 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   });
   const report = await runtime.stop();
   await setup.close();
+  const recorded = await recording?.stop();
   const elapsedS = (monotonicNowNs() - startNs) / 1e9;
   const metrics = (report.backendReport as { metrics?: WipeEpisodeMetrics } | undefined)?.metrics ?? null;
-  return summarize("realtime", config, setup, report.status, report.slow, elapsedS, metrics, report.backendName, errors);
+  return summarize("realtime", config, setup, report.status, report.slow, elapsedS, metrics, report.backendName, errors, recorded);
 }
 
 async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
@@ -195,7 +208,13 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
   const backendConfig = { ...setup.fastConfig.backend, options: { ...(setup.fastConfig.backend.options as object), timeOriginNs: 0 } };
   const built = await buildFastLoop({ ...setup.fastConfig, backend: backendConfig }, state, registry);
   const latency = new SimulatedLatency(config.control.lockstepPolicyLatencyMs * 1e6, config.policy.timeoutMs);
-  const slow = new SlowExecutor({ state, ...setup.slowOptions, policy: latency.wrap(setup.slowOptions.policy), nowNs: () => simNowNs });
+  const recording = await createRecording(config, options, setup, "lockstep", { ...setup.fastConfig, backend: backendConfig }, 0);
+  const timed = latency.wrap(setup.slowOptions.policy);
+  // The recording's wrapper is outermost: a call is stamped when its answer reaches the runtime.
+  const policy = recording ? recording.wrapPolicy(timed, () => simNowNs) : timed;
+  const slow = new SlowExecutor({ state, ...setup.slowOptions, policy, nowNs: () => simNowNs });
+  recording?.attach({ state, slowStats: () => slow.stats(), policyName: setup.slowOptions.policy.name, nowNs: () => simNowNs });
+  recording?.instruction(config.episode.instruction, 0);
   const policyPeriodNs = 1e9 / config.policy.rateHz;
   const timeoutNs = config.policy.timeoutMs * 1e6;
   const durationNs = config.episode.durationS * 1e9;
@@ -207,6 +226,8 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
   try {
     for (let k = 0; simNowNs < durationNs; k++) {
       simNowNs = k * periodNs;
+      const diskWait = recording?.beforeTick(simNowNs);
+      if (diskWait) await diskWait;
       built.loop.tick(simNowNs);
       // A policy answer due by now (simulated inference time) is published at this tick.
       if (latency.hasDue(simNowNs) && (await latency.release(simNowNs))) await new Promise((resolve) => setImmediate(resolve));
@@ -231,7 +252,8 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
     await built.close();
     await setup.close();
   }
-  return summarize("lockstep", config, setup, state.readStatus(), slow.stats(), simNowNs / 1e9, metrics, built.backend.name, errors);
+  const recorded = await recording?.stop(simNowNs + periodNs);
+  return summarize("lockstep", config, setup, state.readStatus(), slow.stats(), simNowNs / 1e9, metrics, built.backend.name, errors, recorded);
 }
 
 /**
@@ -306,6 +328,7 @@ function summarize(
   task: WipeEpisodeMetrics | null,
   backend: string,
   errors: string[],
+  recorded?: EpisodeRecordingResult,
 ): EpisodeSummary {
   const us = (ns: number) => ns / 1e3;
   const failures = slow.failures;
@@ -336,7 +359,34 @@ function summarize(
     safety: status.safetyCounts,
     task,
     errors,
+    recording: recorded ? { path: recorded.path, droppedMessages: recorded.droppedMessages, writeError: recorded.writeError } : null,
   };
+}
+
+/** The MCAP recording and/or live view of an episode, when the config or the caller asks for one. */
+async function createRecording(
+  config: RuntimeConfig,
+  options: EpisodeOptions,
+  setup: EpisodeSetup,
+  mode: "lockstep" | "realtime",
+  fastLoop: FastLoopConfig,
+  startNs: number,
+): Promise<EpisodeRecording | null> {
+  const path = config.observability.recordPath;
+  if (!path && !options.liveView) return null;
+  const layout = setup.sceneLayout;
+  return EpisodeRecording.create({
+    path: path || undefined,
+    liveView: options.liveView,
+    mode,
+    arm: setup.arm,
+    tactile: { rows: layout.tactileRows, cols: layout.tactileCols, pitchM: layout.taxelPitchM },
+    fastLoop,
+    policyName: setup.slowOptions.policy.name,
+    notes: { seed: config.episode.seed, instruction: config.episode.instruction, perturbations: config.episode.perturbations },
+    startNs,
+    mcap: { flushIntervalMs: config.observability.flushIntervalMs, maxBufferedBytes: config.observability.maxBufferedMiB * 2 ** 20 },
+  });
 }
 
 function pushError(errors: string[], message: string): void {
@@ -365,6 +415,8 @@ export function formatSummary(summary: EpisodeSummary): string {
         `, force-band violations ${t.forceBandViolationCount} (${t.forceBandViolationTimeS.toFixed(2)} s out of band), peak force ${t.peakForceN.toFixed(1)} N, contact ${t.contactTimeS.toFixed(1)} s`,
     );
   }
+  const r = summary.recording;
+  if (r?.path) lines.push(`  recording   ${r.path}${r.droppedMessages ? ` (${r.droppedMessages} messages dropped)` : ""}${r.writeError ? ` write error: ${r.writeError}` : ""}`);
   for (const error of summary.errors.slice(0, 5)) lines.push(`  error       ${error}`);
   if (summary.errors.length > 5) lines.push(`  ...         ${summary.errors.length - 5} more errors`);
   return lines.join("\n");

@@ -8,6 +8,10 @@ import type { Observation, PolicyOutput, SlowPolicy } from "../../src/runtime/sl
 import { formatSummary, runEpisode } from "../../src/sim/episode.js";
 import { bundleSourceModule } from "../helpers/bundle.js";
 import { startExpertPolicyServer } from "../../src/cli/servePolicy.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { replay } from "../../src/observability/replay.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -106,6 +110,17 @@ describe("episode on the embedded arm", () => {
     expect(summary.safety.NonFinite).toBe(0);
     // Nothing arrived, so nothing moved: the pad never touched the table.
     expect(summary.task?.contactTimeS).toBe(0);
+  });
+
+  it("records an episode to MCAP that replays to the identical commands", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "vla-episode-")), "run.mcap");
+    const summary = await runEpisode(lockstep({ episode: { durationS: 4, seed: 6 }, observability: { recordPath: path } }), { packageRoot });
+    expect(summary.recording?.path).toBe(path);
+    expect(summary.recording?.droppedMessages).toBe(0);
+    const result = await replay(path);
+    expect(result.identical).toBe(true);
+    expect(result.ticksReplayed).toBe(summary.loop.ticks);
+    expect(result.chunksFed).toBe(summary.chunks.acceptedByFastLoop);
   });
 
   it("runs in real time with the fast loop in its worker thread", async () => {
