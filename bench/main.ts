@@ -3,6 +3,7 @@ import { writeResults } from "./lib/harness.js";
 import { runPolicyBench } from "./policy.js";
 import { runRecordingBench } from "./recording.js";
 import { runRuntimeBench } from "./runtime.js";
+import { runTeleopBench } from "./teleop.js";
 import { runTokenizerBench } from "./tokenizers.js";
 
 type Bench = () => Promise<{ json: object }>;
@@ -16,6 +17,7 @@ const benches: Record<string, Bench> = {
   runtime: () => runRuntimeBench({ durationS }),
   policy: runPolicyBench,
   recording: () => runRecordingBench({ durationS }),
+  teleop: runTeleopBench,
 };
 
 async function main(): Promise<void> {

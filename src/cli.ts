@@ -20,6 +20,8 @@ commands:
   sim            the scripted expert alone on the embedded simulator, lockstep (checks the scene and the task)
   replay <file>  feed a recorded run back through the runtime and check the commands are identical
   report <file>  PNG plots and an HTML page of a recorded run (joints, force, latency, jitter, safety)
+  teleop ...     the reference teleop client: take over, drive (scripted poses, keyboard jog), hand back
+  keys ...       CURVE key pairs for teleop (keys generate --dir keys --name server)
   serve-policy   the scripted expert as a vla-policy ZeroMQ server (--listen tcp://127.0.0.1:5555)
   eval [N]       N lockstep episodes per configuration (default 50): expert, open loop, reactive, perturbed
   bench <name>   benchmarks: tokenizers, runtime (tables + bench/results/<name>.json)
@@ -56,7 +58,7 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
         const summary = await runEpisode(config, {
           packageRoot: root,
           liveView,
-          onProgress: (p) => progress.update(p.elapsedS, `ticks ${p.ticks}  chunks ${p.chunksAccepted}  safety ${p.safetyInterventions}  policy ${p.policyPhase}`),
+          onProgress: (p) => progress.update(Math.round(p.elapsedS * 10) / 10, `ticks ${p.ticks}  chunks ${p.chunksAccepted}  safety ${p.safetyInterventions}  policy ${p.policyPhase}`),
         });
         progress.finish();
         console.log(formatSummary(summary));
@@ -112,7 +114,7 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
       console.log(USAGE + optionsHelp());
       return 0;
     default:
-      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, replay, report, serve-policy, bench or help)`);
+      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, replay, report, teleop, keys, serve-policy, bench or help)`);
       return 2;
   }
 }
@@ -130,7 +132,14 @@ function withoutKeys(overrides: Record<string, string>, keys: string[]): Record<
 
 async function main(): Promise<void> {
   try {
-    const args = parseArgs(process.argv.slice(2));
+    const argv = process.argv.slice(2);
+    // The teleop reference client and the key tool take their own flags.
+    if (argv[0] === "teleop" || argv[0] === "keys") {
+      const { runTeleopCli, runKeysCli } = await import("./transports/teleop/index.js");
+      process.exitCode = await (argv[0] === "teleop" ? runTeleopCli(argv.slice(1)) : runKeysCli(argv.slice(1)));
+      return;
+    }
+    const args = parseArgs(argv);
     if (args.help) {
       console.log(USAGE + optionsHelp());
       return;

@@ -31,3 +31,4 @@ export { Recorder } from "./observability/recorder.js";
 export { LiveView, startLiveView } from "./observability/liveView.js";
 export { ProgressBar } from "./observability/progress.js";
 export { armUrdf } from "./observability/urdf.js";
+export * from "./transports/teleop/index.js";

@@ -1,4 +1,7 @@
 // One tick of the fast executor: sensors -> new chunk? -> scheduler sample -> reactive step -> safety -> backend.
+// In teleop takeover the operator's targets (the teleop slot) stand in for the policy's chunks: a tracking filter
+// (TeleopTargetFilter) turns them into a smooth path from the current command and velocity, then the same reactive
+// step and safety stage apply.
 // Pure and thread-agnostic: the fast worker runs it against the wall clock, a lockstep simulation can run it on
 // the main thread with simulated time. Preallocated: a tick creates no objects or arrays (V8 may still box a
 // double it hands to a part it does not inline; test/runtime/fastLoop.test.ts measures both).
@@ -7,7 +10,7 @@ import type { InterpolationKind } from "./interpolation.js";
 import { armToolKinematics, ComplianceReactiveStep, PassthroughReactiveStep, type ComplianceOptions } from "./reactive.js";
 import { SafetyStage, type SafetyStageOptions } from "./safety.js";
 import { ChunkScheduler, DEFAULT_TRANSITION_MODE, type TransitionMode } from "./scheduler.js";
-import type { CommandRecord, SharedRuntimeState, StatusWriter } from "./sharedState.js";
+import type { CommandRecord, CommandSourceKind, SharedRuntimeState, StatusWriter, TeleopTarget } from "./sharedState.js";
 import type { ActionChunk, ArmBackend, CommandSource, ReactiveStep, SafetyGate, SampleState, SensorSnapshot } from "./types.js";
 
 /** A backend whose state advances with time (a simulator): the loop moves it to the tick's time before reading it. */
@@ -33,6 +36,106 @@ export interface FastLoopParts {
   safety: FastLoopSafety;
   /** The backend is the sensor source (it lives with the loop): copy every sample into the sensor slot. */
   publishSensors: boolean;
+  /** Bandwidth of the teleop tracking filter (rad/s; default TELEOP_BANDWIDTH_RAD_PER_S). */
+  teleopBandwidthRadPerS?: number;
+}
+
+/**
+ * Bandwidth of the teleop tracking filter. A stream of targets (a staircase at 30-100 Hz, each step carrying the
+ * stream's velocity) becomes a path whose acceleration stays a few rad/s^2: at a new sample the acceleration
+ * changes by about omega^2 * (prediction error) + 2 omega * (velocity change); a fixed target (a jog) is reached
+ * without overshoot in about 6.6 / omega (0.26 s).
+ */
+export const TELEOP_BANDWIDTH_RAD_PER_S = 25;
+/**
+ * A moving target (a twist, or a pose stream with its velocity) runs at its velocity until velocityUntilNs, then
+ * comes to rest over this long at constant deceleration (v * TELEOP_STOP_NS / 2 further), so neither the end of a
+ * twist nor the end of a stream is a velocity step.
+ */
+export const TELEOP_STOP_NS = 60e6;
+/** Integration step of the filter: ticks longer than this are split (stability needs omega * step << 1). */
+const TELEOP_FILTER_STEP_S = 0.002;
+/** A gap longer than this between two ticks is not integrated across (a stall): the filter continues from there. */
+const TELEOP_FILTER_MAX_GAP_S = 0.05;
+
+/**
+ * Critically damped second-order tracking of the teleop slot's reference with velocity feed-forward:
+ * x'' = omega^2 (p_ref - x) + 2 omega (v_ref - x'). It starts from the current command and velocity, so a takeover
+ * or a resumed stream continues the arm's motion; a moving reference is tracked without lag. Allocation-free.
+ */
+export class TeleopTargetFilter {
+  readonly position: Float64Array;
+  readonly velocity: Float64Array;
+  private activeState = false;
+  private lastNs = 0;
+
+  constructor(
+    readonly dim: number,
+    readonly omegaRadPerS: number = TELEOP_BANDWIDTH_RAD_PER_S,
+  ) {
+    if (!(omegaRadPerS > 0 && omegaRadPerS * TELEOP_FILTER_STEP_S < 0.5)) {
+      throw new Error(`fast loop: expected a teleop bandwidth in (0, ${0.5 / TELEOP_FILTER_STEP_S}) rad/s, got ${omegaRadPerS}`);
+    }
+    this.position = new Float64Array(dim);
+    this.velocity = new Float64Array(dim);
+  }
+
+  get active(): boolean {
+    return this.activeState;
+  }
+
+  /** Begin at `position` moving at `velocity` (per second; omitted: at rest) at time `nowNs`. */
+  start(nowNs: number, position: ArrayLike<number>, velocity?: ArrayLike<number>): void {
+    for (let i = 0; i < this.dim; i++) {
+      this.position[i] = position[i];
+      this.velocity[i] = velocity ? velocity[i] : 0;
+    }
+    this.lastNs = nowNs;
+    this.activeState = true;
+  }
+
+  reset(): void {
+    this.activeState = false;
+  }
+
+  /** Advance to `nowNs` towards the slot's reference; the filtered target into `out`. */
+  step(nowNs: number, t: TeleopTarget, out: Float64Array): void {
+    let dtS = (nowNs - this.lastNs) * 1e-9;
+    this.lastNs = nowNs;
+    if (!(dtS > 0)) dtS = 0;
+    if (dtS > TELEOP_FILTER_MAX_GAP_S) dtS = TELEOP_FILTER_STEP_S;
+    // The reference at now: along the velocity until velocityUntilNs, then a constant deceleration to rest.
+    let ageS = (nowNs - t.targetTimeNs) * 1e-9;
+    if (!(ageS > 0)) ageS = 0;
+    let spanS = (t.velocityUntilNs - t.targetTimeNs) * 1e-9;
+    if (!(spanS > 0)) spanS = 0;
+    const stopS = TELEOP_STOP_NS * 1e-9;
+    let travelS = ageS;
+    let speed = 1;
+    if (ageS > spanS) {
+      let tau = ageS - spanS;
+      if (tau > stopS) tau = stopS;
+      travelS = spanS + tau - (tau * tau) / (2 * stopS);
+      speed = 1 - tau / stopS;
+    }
+    const w = this.omegaRadPerS;
+    const w2 = w * w;
+    const n = dtS > 0 ? Math.ceil(dtS / TELEOP_FILTER_STEP_S) : 0;
+    const h = n > 0 ? dtS / n : 0;
+    for (let i = 0; i < this.dim; i++) {
+      const pRef = t.positions[i] + t.velocities[i] * travelS;
+      const vRef = t.velocities[i] * speed;
+      let x = this.position[i];
+      let v = this.velocity[i];
+      for (let k = 0; k < n; k++) {
+        v += (w2 * (pRef - x) + 2 * w * (vRef - v)) * h; // semi-implicit Euler: velocity first
+        x += v * h;
+      }
+      this.position[i] = x;
+      this.velocity[i] = v;
+      out[i] = x;
+    }
+  }
 }
 
 /** Chunks the loop rotates through, so a scheduler that keeps references to the previous chunks still sees them intact. */
@@ -54,6 +157,8 @@ export class FastLoop {
   /** The last safe command without the reactive step's offset: what the policy's trajectory continues from. */
   private readonly policyCommand: Float64Array;
   private readonly reactiveOffset: Float64Array;
+  /** Where a chunk that starts from rest-or-motion begins: the last command advanced to the tick's time. */
+  private readonly chunkStart: Float64Array;
   private readonly record: CommandRecord;
   /** Chunks (and their buffers) the loop rotates through; a submitted chunk stays intact for CHUNK_RING - 1 more chunks. */
   private readonly chunks: ActionChunk[];
@@ -74,6 +179,16 @@ export class FastLoop {
   private lastState: SampleState = "empty";
   private lastReasons = 0;
   private playingChunkSequence = 0;
+  /** The teleop slot as last read (copied only when its version changes). */
+  private readonly teleop: TeleopTarget;
+  private seenTeleopVersion = 0;
+  private seenTeleopModeSequence = 0;
+  private takeover = false;
+  private appliedTeleopSequence = 0;
+  private lastSource: CommandSourceKind = "policy";
+  private readonly teleopFilter: TeleopTargetFilter;
+  /** Time of the previous tick (the instant the last command belongs to). */
+  private lastTickNs = NaN;
 
   constructor(parts: FastLoopParts) {
     const dim = parts.state.layout.dim;
@@ -93,6 +208,7 @@ export class FastLoop {
     this.command = new Float64Array(dim);
     this.policyCommand = new Float64Array(dim);
     this.reactiveOffset = new Float64Array(dim);
+    this.chunkStart = new Float64Array(dim);
     this.record = parts.state.createCommandRecord();
     const capacity = parts.state.layout.maxChunkSteps * dim;
     this.chunkBuffers = Array.from({ length: CHUNK_RING }, () => new Float64Array(capacity));
@@ -103,6 +219,15 @@ export class FastLoop {
     this.seenEstopRequests = parts.state.emergencyStopRequests();
     this.seenEstopResets = parts.state.emergencyStopResets();
     this.policyWasEnabled = parts.state.policyEnabled();
+    this.teleopFilter = new TeleopTargetFilter(dim, parts.teleopBandwidthRadPerS);
+    // A loop (re)started during a takeover keeps obeying it: the operator, not the policy, drives.
+    this.teleop = parts.state.createTeleopTarget();
+    const teleopVersion = parts.state.readTeleop(this.teleop);
+    if (teleopVersion !== 0) {
+      this.seenTeleopVersion = teleopVersion;
+      this.seenTeleopModeSequence = this.teleop.modeSequence;
+      this.takeover = this.teleop.mode === "takeover";
+    }
   }
 
   get ticks(): number {
@@ -127,6 +252,16 @@ export class FastLoop {
   /** The last command sent (live view; do not modify). */
   get lastCommand(): Float64Array {
     return this.command;
+  }
+
+  /** Who produced the last command. */
+  get lastCommandSource(): CommandSourceKind {
+    return this.lastSource;
+  }
+
+  /** An operator has taken over (teleop slot in mode "takeover"). */
+  get inTakeover(): boolean {
+    return this.takeover;
   }
 
   /** True once the loop has sent a command (it never sends before the first sensor sample). */
@@ -175,11 +310,28 @@ export class FastLoop {
     // so holding the full command would add the offset up tick after tick), or the measured position before the
     // first command. A new chunk blends from it, and it is the hold value when the scheduler has nothing ("empty").
     const hold = this.commandSent ? this.policyCommand : this.sensors.positions;
-    this.takeNewChunk(nowNs, policyEnabled, hold);
+    const takeover = this.updateTeleopMode();
+    // During a takeover the policy's chunks are dropped (not replayed at the hand-back: they are stale by then).
+    this.takeNewChunk(nowNs, policyEnabled && !takeover, hold);
 
     const target = this.target;
     for (let i = 0; i < this.dim; i++) target[i] = hold[i];
-    const sampleState: SampleState = policyEnabled ? this.scheduler.sample(nowNs, target) : "empty";
+    let sampleState: SampleState;
+    let source: CommandSourceKind = "policy";
+    let teleopSequence = 0;
+    if (takeover) {
+      sampleState = this.teleopTarget(nowNs, target, hold);
+      if (sampleState === "ok") {
+        source = "teleop";
+        teleopSequence = this.teleop.targetSequence;
+      } else {
+        source = "teleop-hold";
+        status.add("teleopHoldTicks", 1);
+      }
+      status.add("teleopTicks", 1);
+    } else {
+      sampleState = policyEnabled ? this.scheduler.sample(nowNs, target) : "empty";
+    }
     const offset = this.reactiveOffset;
     for (let i = 0; i < this.dim; i++) offset[i] = target[i];
     this.reactive.step(nowNs, target, this.sensors);
@@ -189,8 +341,10 @@ export class FastLoop {
     for (let i = 0; i < this.dim; i++) this.policyCommand[i] = this.command[i] - offset[i];
     this.backend.sendCommand(this.command, nowNs);
     this.commandSent = true;
+    this.lastTickNs = nowNs;
     this.lastState = sampleState;
     this.lastReasons = reasons;
+    this.lastSource = source;
     status.countSafety(reasons);
 
     const r = this.record;
@@ -200,6 +354,8 @@ export class FastLoop {
     r.safetyReasons = reasons;
     r.chunkSequence = this.playingChunkSequence;
     r.tick = this.tickCount;
+    r.source = source;
+    r.teleopSequence = teleopSequence;
     for (let i = 0; i < this.dim; i++) {
       r.command[i] = this.command[i];
       r.target[i] = target[i];
@@ -216,11 +372,61 @@ export class FastLoop {
     if (resets !== this.seenEstopResets) {
       this.seenEstopResets = resets;
       this.safety.resetEmergencyStop();
+      // The arm was frozen: a teleop target resumes from there, not from where the filter kept going.
+      this.teleopFilter.reset();
     }
     if (requests !== this.seenEstopRequests) {
       this.seenEstopRequests = requests;
       this.safety.emergencyStop();
     }
+  }
+
+  /**
+   * Read the teleop slot when it changed. Any change of driver (takeover or hand-back) drops the scheduler's
+   * layers: in takeover they are not used, and after a hand-back the policy's next chunk must start from the
+   * current command and velocity (ChunkScheduler.submit with nothing running), not blend into a stale one.
+   */
+  private updateTeleopMode(): boolean {
+    const version = this.state.teleopVersion();
+    if (version === this.seenTeleopVersion || (version & 1) === 1) return this.takeover;
+    const read = this.state.readTeleop(this.teleop);
+    if (read === 0) return this.takeover; // writer kept us out: the previous copy stays, try again next tick
+    this.seenTeleopVersion = read;
+    if (this.teleop.modeSequence !== this.seenTeleopModeSequence) {
+      this.seenTeleopModeSequence = this.teleop.modeSequence;
+      this.scheduler.reset();
+      this.teleopFilter.reset();
+      this.playingChunkSequence = 0;
+      this.reactive.onNewChunk();
+      this.status.add("teleopModeChanges", 1);
+    }
+    this.takeover = this.teleop.mode === "takeover";
+    return this.takeover;
+  }
+
+  /**
+   * The operator's target at `nowNs` into `target`: "ok", or "empty" (hold: the safety stage brakes to rest)
+   * when there is no target yet in this takeover or the newest is older than the watchdog. After a hold the filter
+   * starts again from `current` (the last command less the reactive offset) and the last command's velocity.
+   */
+  private teleopTarget(nowNs: number, target: Float64Array, current: Float64Array): SampleState {
+    const t = this.teleop;
+    const filter = this.teleopFilter;
+    if (!t.hasTarget || !(nowNs - t.targetTimeNs <= t.watchdogNs)) {
+      filter.reset();
+      return "empty";
+    }
+    if (!filter.active) {
+      const since = this.lastTickNs === this.lastTickNs ? this.lastTickNs : nowNs;
+      filter.start(since, current, this.commandSent ? this.safety.lastVelocity : undefined);
+    }
+    if (t.targetSequence !== this.appliedTeleopSequence) {
+      this.appliedTeleopSequence = t.targetSequence;
+      this.status.set("teleopTargetSequence", t.targetSequence);
+      this.status.set("teleopTargetAppliedNs", nowNs);
+    }
+    filter.step(nowNs, t, target);
+    return "ok";
   }
 
   private takeNewChunk(nowNs: number, policyEnabled: boolean, current: Float64Array): void {
@@ -244,7 +450,15 @@ export class FastLoop {
     this.chunkRingIndex = (slot + 1) % CHUNK_RING;
     // A scheduler that can refuse a chunk (older than the one playing, ...) says false.
     const velocity = this.commandSent ? this.safety.lastVelocity : undefined;
-    const accepted = this.scheduler.submit(chunk, nowNs, current, velocity);
+    // The last command belongs to the previous tick: moving (e.g. braking after a teleop hand-back), the arm is a
+    // tick further along now. Starting a new chunk from the stale position would stall it for a tick.
+    let start = current;
+    if (velocity !== undefined && this.lastTickNs === this.lastTickNs && nowNs > this.lastTickNs) {
+      const dtS = (nowNs - this.lastTickNs) * 1e-9;
+      for (let i = 0; i < this.dim; i++) this.chunkStart[i] = current[i] + velocity[i] * dtS;
+      start = this.chunkStart;
+    }
+    const accepted = this.scheduler.submit(chunk, nowNs, start, velocity);
     if (accepted === false) {
       this.status.add("chunksRejected", 1);
       return;

@@ -10,6 +10,7 @@
 //   chunk    - the slow executor          latent  - the slow executor (for the RDP decoder)
 //   command  - the fast loop              status  - the fast loop (and its timing runner, same thread)
 //   control  - the main thread (emergency stop, policy on/off, shutdown)
+//   teleop   - the main thread's teleop endpoint (mode observe / takeover, the operator's joint target)
 import type { ActionChunk, SampleState, SensorSnapshot } from "./types.js";
 import { SafetyReason, type SafetyReasonName } from "./types.js";
 
@@ -33,6 +34,40 @@ export interface SharedRuntimeBuffers {
   command: SharedArrayBuffer;
   status: SharedArrayBuffer;
   control: SharedArrayBuffer;
+  teleop: SharedArrayBuffer;
+}
+
+/** Who produced a command: the policy's chunks, an operator's teleop target, or a teleop hold (no fresh target). */
+export type CommandSourceKind = "policy" | "teleop" | "teleop-hold";
+
+/** Who drives the arm: the policy (clients only watch) or an operator who took over. */
+export type TeleopMode = "observe" | "takeover";
+
+/**
+ * The teleop slot (preallocate with SharedRuntimeState.createTeleopTarget). In takeover the fast loop drives the
+ * arm along `positions + velocities * (t - targetTimeNs)` until velocityUntilNs (then to rest, see TELEOP_STOP_NS
+ * in fastLoop.ts), approached smoothly from the current command, through the same reactive and safety stages as
+ * the policy; without a target, or once `watchdogNs` has passed since the last one, it holds (the safety stage
+ * brakes to rest).
+ */
+export interface TeleopTarget {
+  mode: TeleopMode;
+  /** Increments with every mode change, so a hand-back and a new takeover between two ticks are both seen. */
+  modeSequence: number;
+  /** A target was written since the current takeover began. */
+  hasTarget: boolean;
+  /** Increments with every target written (never reset). */
+  targetSequence: number;
+  /** Monotonic time the target was written (ns). */
+  targetTimeNs: number;
+  /** Hold once the target is older than this (ns). */
+  watchdogNs: number;
+  /** The target moves with `velocities` until this instant (ns), then comes to rest. */
+  velocityUntilNs: number;
+  /** Joint positions (rad) and gripper width (m): length dim. */
+  positions: Float64Array;
+  /** Per second; zero for a fixed target. */
+  velocities: Float64Array;
 }
 
 /** One published command of the fast loop (preallocate with SharedRuntimeState.createCommandRecord). */
@@ -48,6 +83,10 @@ export interface CommandRecord {
   chunkSequence: number;
   /** Index of the fast-loop tick that produced it. */
   tick: number;
+  /** Who produced the command (missing: the policy). */
+  source?: CommandSourceKind;
+  /** Sequence of the teleop target it came from (0 or missing: none). */
+  teleopSequence?: number;
   /** The safe command sent to the backend. */
   command: Float64Array;
   /** What the scheduler + reactive step proposed before safety. */
@@ -168,6 +207,11 @@ const STATUS_FIELDS = [
   "startTimeNs",
   "lastChunkSequence",
   "spinMarginNs",
+  "teleopTicks",
+  "teleopHoldTicks",
+  "teleopModeChanges",
+  "teleopTargetSequence",
+  "teleopTargetAppliedNs",
 ] as const;
 export type StatusField = (typeof STATUS_FIELDS)[number];
 
@@ -267,11 +311,14 @@ const CONTROL_LENGTH = 8;
 
 const SAMPLE_STATE_CODES: Record<SampleState, number> = { ok: 0, empty: 1, exhausted: 2 };
 const SAMPLE_STATES: readonly SampleState[] = ["ok", "empty", "exhausted"];
+const SOURCE_CODES: Record<CommandSourceKind, number> = { policy: 0, teleop: 1, "teleop-hold": 2 };
+const SOURCES: readonly CommandSourceKind[] = ["policy", "teleop", "teleop-hold"];
 
 const SENSOR_HEADER = 1; // timeNs
 const CHUNK_HEADER = 6; // sequence, steps, dim, stepPeriodNs, observationTimeNs, arrivalTimeNs
 const LATENT_HEADER = 4; // sequence, observationTimeNs, arrivalTimeNs, length
-const COMMAND_HEADER = 6; // timeNs, sensorTimeNs, sampleState, safetyReasons, chunkSequence, tick
+const COMMAND_HEADER = 8; // timeNs, sensorTimeNs, sampleState, safetyReasons, chunkSequence, tick, source, teleopSequence
+const TELEOP_HEADER = 7; // mode, modeSequence, hasTarget, targetSequence, targetTimeNs, watchdogNs, velocityUntilNs
 const WRENCH_SIZE = 6;
 
 function sensorLength(l: SharedLayout): number {
@@ -303,6 +350,7 @@ export class SharedRuntimeState {
   private readonly status: SeqSlot;
   private readonly statusHeartbeat: Int32Array;
   private readonly control: Int32Array;
+  private readonly teleop: SeqSlot;
   private statusWriter: StatusWriter | null = null;
 
   private constructor(buffers: SharedRuntimeBuffers) {
@@ -317,6 +365,7 @@ export class SharedRuntimeState {
     this.status = new SeqSlot(buffers.status, STATUS_LENGTH);
     this.statusHeartbeat = new Int32Array(buffers.status, 4, 1); // second word of the status header
     this.control = new Int32Array(buffers.control, 0, CONTROL_LENGTH);
+    this.teleop = new SeqSlot(buffers.teleop, TELEOP_HEADER + 2 * l.dim);
   }
 
   /** Allocate fresh shared memory (main thread). The policy starts enabled. */
@@ -331,6 +380,7 @@ export class SharedRuntimeState {
       command: new SharedArrayBuffer(SeqSlot.bytes(COMMAND_HEADER + 2 * l.dim)),
       status: new SharedArrayBuffer(SeqSlot.bytes(STATUS_LENGTH)),
       control: new SharedArrayBuffer(4 * CONTROL_LENGTH),
+      teleop: new SharedArrayBuffer(SeqSlot.bytes(TELEOP_HEADER + 2 * l.dim)),
     });
     state.setPolicyEnabled(true);
     return state;
@@ -350,6 +400,7 @@ export class SharedRuntimeState {
       command: SeqSlot.bytes(COMMAND_HEADER + 2 * l.dim),
       status: SeqSlot.bytes(STATUS_LENGTH),
       control: 4 * CONTROL_LENGTH,
+      teleop: SeqSlot.bytes(TELEOP_HEADER + 2 * l.dim),
     };
     for (const [name, bytes] of Object.entries(expected)) {
       const b = buffers[name as keyof typeof expected];
@@ -369,7 +420,18 @@ export class SharedRuntimeState {
   }
 
   createCommandRecord(): CommandRecord {
-    return { timeNs: 0, sensorTimeNs: 0, sampleState: "empty", safetyReasons: 0, chunkSequence: 0, tick: 0, command: new Float64Array(this.layout.dim), target: new Float64Array(this.layout.dim) };
+    return {
+      timeNs: 0,
+      sensorTimeNs: 0,
+      sampleState: "empty",
+      safetyReasons: 0,
+      chunkSequence: 0,
+      tick: 0,
+      source: "policy",
+      teleopSequence: 0,
+      command: new Float64Array(this.layout.dim),
+      target: new Float64Array(this.layout.dim),
+    };
   }
 
   createLatentSample(): LatentSample {
@@ -529,6 +591,8 @@ export class SharedRuntimeState {
     d[3] = r.safetyReasons;
     d[4] = r.chunkSequence;
     d[5] = r.tick;
+    d[6] = SOURCE_CODES[r.source ?? "policy"];
+    d[7] = r.teleopSequence ?? 0;
     for (let i = 0; i < dim; i++) {
       d[COMMAND_HEADER + i] = r.command[i];
       d[COMMAND_HEADER + dim + i] = r.target[i];
@@ -555,11 +619,88 @@ export class SharedRuntimeState {
       into.safetyReasons = d[3];
       into.chunkSequence = d[4];
       into.tick = d[5];
+      into.source = SOURCES[d[6]] ?? "policy";
+      into.teleopSequence = d[7];
       for (let i = 0; i < dim; i++) {
         into.command[i] = d[COMMAND_HEADER + i];
         into.target[i] = d[COMMAND_HEADER + dim + i];
       }
       if (this.command.version() === before) return before;
+    }
+    return 0;
+  }
+
+  // ----- teleop (writer: the main thread's teleop endpoint; reader: the fast loop) -----
+
+  createTeleopTarget(): TeleopTarget {
+    const dim = this.layout.dim;
+    return {
+      mode: "observe",
+      modeSequence: 0,
+      hasTarget: false,
+      targetSequence: 0,
+      targetTimeNs: 0,
+      watchdogNs: 0,
+      velocityUntilNs: 0,
+      positions: new Float64Array(dim),
+      velocities: new Float64Array(dim),
+    };
+  }
+
+  /** Publish the teleop slot; throws a one-line error on a wrong length or a non-finite target. */
+  writeTeleop(t: TeleopTarget): void {
+    const dim = this.layout.dim;
+    if (t.positions.length !== dim || t.velocities.length !== dim) {
+      throw new Error(`shared state: expected a teleop target with ${dim} positions and velocities, got ${t.positions.length} and ${t.velocities.length}`);
+    }
+    if (t.hasTarget) {
+      for (let i = 0; i < dim; i++) {
+        if (!Number.isFinite(t.positions[i]) || !Number.isFinite(t.velocities[i])) {
+          throw new Error(`shared state: expected a finite teleop target, got position ${t.positions[i]} / velocity ${t.velocities[i]} at index ${i}`);
+        }
+      }
+    }
+    const d = this.teleop.f64;
+    this.teleop.beginWrite();
+    d[0] = t.mode === "takeover" ? 1 : 0;
+    d[1] = t.modeSequence;
+    d[2] = t.hasTarget ? 1 : 0;
+    d[3] = t.targetSequence;
+    d[4] = t.targetTimeNs;
+    d[5] = t.watchdogNs;
+    d[6] = t.velocityUntilNs;
+    for (let i = 0; i < dim; i++) {
+      d[TELEOP_HEADER + i] = t.positions[i];
+      d[TELEOP_HEADER + dim + i] = t.velocities[i];
+    }
+    this.teleop.endWrite();
+  }
+
+  /** Changes with every teleop write (0: never written, i.e. observe). Cheap: one atomic load. */
+  teleopVersion(): number {
+    return this.teleop.version();
+  }
+
+  /** Copy the teleop slot; returns the version read, or 0 when it was never written (or the writer kept us out). */
+  readTeleop(into: TeleopTarget): number {
+    const dim = this.layout.dim;
+    const d = this.teleop.f64;
+    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
+      const before = this.teleop.version();
+      if (before === 0) return 0;
+      if (before & 1) continue;
+      into.mode = d[0] === 1 ? "takeover" : "observe";
+      into.modeSequence = d[1];
+      into.hasTarget = d[2] === 1;
+      into.targetSequence = d[3];
+      into.targetTimeNs = d[4];
+      into.watchdogNs = d[5];
+      into.velocityUntilNs = d[6];
+      for (let i = 0; i < dim; i++) {
+        into.positions[i] = d[TELEOP_HEADER + i];
+        into.velocities[i] = d[TELEOP_HEADER + dim + i];
+      }
+      if (this.teleop.version() === before) return before;
     }
     return 0;
   }

@@ -10,6 +10,7 @@ import { actionConverter, fastDecoder } from "../policy/chunkCodec.js";
 import { Runtime } from "../runtime/runtime.js";
 import { EpisodeRecording, type EpisodeRecordingResult } from "../observability/episodeRecording.js";
 import type { LiveView } from "../observability/liveView.js";
+import { attachTeleop, type TeleopEndpoint } from "../transports/teleop/index.js";
 import { buildFastLoop, createBuiltinRegistry, type FastLoopConfig } from "../runtime/fastLoop.js";
 import { registerEmbeddedArm } from "../runtime/fastWorker.js";
 import { durationQuantileNs, SharedRuntimeState, type FastStatusSnapshot } from "../runtime/sharedState.js";
@@ -176,6 +177,11 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   });
   recording?.attach({ state: runtime.state, slowStats: () => runtime.slow.stats(), policyName: policy.name });
   recording?.startPolling(1);
+  const teleop = config.teleop.enabled ? await startTeleop(config, setup, runtime, errors).catch(async (error) => {
+    await runtime.stop();
+    throw error;
+  }) : null;
+  teleop?.onIntervention((event) => recording?.teleop({ timeNs: event.timeNs, kind: event.kind, client: event.client, detail: event.reason }));
   recording?.instruction(config.episode.instruction, monotonicNowNs());
   const startNs = monotonicNowNs();
   const durationS = config.episode.durationS;
@@ -189,6 +195,7 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
       }
     }, options.progressPeriodMs ?? 250);
   });
+  await teleop?.stop();
   const report = await runtime.stop();
   await setup.close();
   const recorded = await recording?.stop();
@@ -361,6 +368,19 @@ function summarize(
     errors,
     recording: recorded ? { path: recorded.path, droppedMessages: recorded.droppedMessages, writeError: recorded.writeError } : null,
   };
+}
+
+/** Operators can watch, take over and hand back while the episode runs (real time only). */
+async function startTeleop(config: RuntimeConfig, setup: EpisodeSetup, runtime: Runtime, errors: string[]): Promise<TeleopEndpoint> {
+  return attachTeleop(config.teleop, {
+    state: runtime.state,
+    arm: setup.arm,
+    policyStatus: () => {
+      const stats = runtime.slow.stats();
+      return { chunksPublished: stats.chunksPublished, lastError: stats.lastError, policyEnabled: runtime.state.policyEnabled() };
+    },
+    onError: (message) => pushError(errors, message),
+  });
 }
 
 /** The MCAP recording and/or live view of an episode, when the config or the caller asks for one. */
