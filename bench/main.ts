@@ -2,6 +2,7 @@
 import { writeResults } from "./lib/harness.js";
 import { runPolicyBench } from "./policy.js";
 import { runRecordingBench } from "./recording.js";
+import { runRos2Bench } from "./ros2.js";
 import { runRuntimeBench } from "./runtime.js";
 import { runTeleopBench } from "./teleop.js";
 import { runTokenizerBench } from "./tokenizers.js";
@@ -18,6 +19,7 @@ const benches: Record<string, Bench> = {
   policy: runPolicyBench,
   recording: () => runRecordingBench({ durationS }),
   teleop: runTeleopBench,
+  ros2: () => runRos2Bench({ durationS }),
 };
 
 async function main(): Promise<void> {

@@ -20,6 +20,7 @@ commands:
   sim            the scripted expert alone on the embedded simulator, lockstep (checks the scene and the task)
   replay <file>  feed a recorded run back through the runtime and check the commands are identical
   report <file>  PNG plots and an HTML page of a recorded run (joints, force, latency, jitter, safety)
+  ros2           the ROS 2 lifecycle node (needs a sourced ROS 2; parameters via --ros-args)
   teleop ...     the reference teleop client: take over, drive (scripted poses, keyboard jog), hand back
   keys ...       CURVE key pairs for teleop (keys generate --dir keys --name server)
   serve-policy   the scripted expert as a vla-policy ZeroMQ server (--listen tcp://127.0.0.1:5555)
@@ -114,7 +115,7 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
       console.log(USAGE + optionsHelp());
       return 0;
     default:
-      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, replay, report, teleop, keys, serve-policy, bench or help)`);
+      console.error(`vla-runtime: unknown command "${command}" (expected start, run, sim, eval, replay, report, ros2, teleop, keys, serve-policy, bench or help)`);
       return 2;
   }
 }
@@ -133,7 +134,12 @@ function withoutKeys(overrides: Record<string, string>, keys: string[]): Record<
 async function main(): Promise<void> {
   try {
     const argv = process.argv.slice(2);
-    // The teleop reference client and the key tool take their own flags.
+    // The ROS 2 node reads --ros-args; the teleop reference client and the key tool take their own flags.
+    if (argv[0] === "ros2") {
+      const { runRos2Node } = await import("./transports/ros2/main.js");
+      await runRos2Node({ argv: argv.slice(1) });
+      return;
+    }
     if (argv[0] === "teleop" || argv[0] === "keys") {
       const { runTeleopCli, runKeysCli } = await import("./transports/teleop/index.js");
       process.exitCode = await (argv[0] === "teleop" ? runTeleopCli(argv.slice(1)) : runKeysCli(argv.slice(1)));
