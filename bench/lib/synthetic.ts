@@ -1,6 +1,9 @@
 // Smooth synthetic action chunks for benchmarks: a few low-frequency sinusoids per dimension, normalized to about [-1, 1].
 
-/** Deterministic PRNG (mulberry32) so every run measures the same chunks. */
+/**
+ * Deterministic PRNG (mulberry32) so every run measures the same chunks. Kept separate from the simulator's seeded
+ * generator on purpose: bench/reference/fast_reference.py reproduces exactly this one to time the same chunks.
+ */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {

@@ -1,6 +1,7 @@
 // The runtime assembled: shared state, the fast executor (its worker runs the loop), the slow executor, and for
 // backends that do I/O on the main thread (ROS 2, Gazebo) the bridge that moves their samples and commands
 // through the shared slots. Transports and the simulator build on this; it knows none of them.
+import type { RuntimeConfig } from "../config/schema.js";
 import type { ArmDescription } from "../kinematics/description.js";
 import { commandDim } from "../kinematics/description.js";
 import { FastExecutor, SharedMemoryBridge } from "./fastExecutor.js";
@@ -109,6 +110,27 @@ export class Runtime {
       backendName: this.fast.workerInfo?.backend ?? "unknown",
     };
   }
+}
+
+/** The fast side of the runtime from the config (the arm and the backend are added by the runtime). */
+export function fastOptionsFromConfig(config: RuntimeConfig): RuntimeOptions["fast"] {
+  return {
+    rateHz: config.control.rateHz,
+    reactive:
+      config.reactive.kind === "compliance"
+        ? { kind: "compliance", mode: config.reactive.mode, targetForceN: config.reactive.targetForceN, gainMPerN: config.reactive.gainMPerN, maxOffsetM: config.reactive.maxOffsetM }
+        : { kind: "passthrough" },
+    scheduler: {
+      mode: config.scheduler.mode,
+      crossfadeSteps: config.scheduler.crossfadeSteps,
+      ensembleDecayPerStep: config.scheduler.ensembleDecayPerStep,
+      interpolation: config.scheduler.interpolation,
+    },
+    safety: {
+      sensorMaxAgeNs: config.safety.sensorMaxAgeMs * 1e6,
+      workspace: { minM: config.safety.workspaceMinM, maxM: config.safety.workspaceMaxM },
+    },
+  };
 }
 
 /** The fast loop publishes the arm's first sample on its first tick (or the bridge does); wait for it. */

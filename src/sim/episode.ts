@@ -7,7 +7,7 @@ import type { RuntimeConfig } from "../config/schema.js";
 import { commandDim, loadArmDescription, type ArmDescription } from "../kinematics/description.js";
 import { ArmKinematics } from "../kinematics/kinematics.js";
 import { actionConverter, fastDecoder } from "../policy/chunkCodec.js";
-import { Runtime } from "../runtime/runtime.js";
+import { fastOptionsFromConfig, Runtime } from "../runtime/runtime.js";
 import { EpisodeRecording, type EpisodeRecordingResult } from "../observability/episodeRecording.js";
 import type { LiveView } from "../observability/liveView.js";
 import { attachTeleop, type TeleopEndpoint } from "../transports/teleop/index.js";
@@ -91,23 +91,9 @@ function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[])
   const dim = commandDim(arm);
   const chosen = choosePolicy(config, arm, publicSpec(task), model, options.packageRoot);
   const fastConfig: FastLoopConfig = {
-    rateHz: config.control.rateHz,
+    ...fastOptionsFromConfig(config),
     arm,
     backend: { kind: "mujoco", options: { task, timestepS: 1 / Math.max(500, config.control.rateHz) } },
-    reactive:
-      config.reactive.kind === "compliance"
-        ? { kind: "compliance", mode: config.reactive.mode, targetForceN: config.reactive.targetForceN, gainMPerN: config.reactive.gainMPerN, maxOffsetM: config.reactive.maxOffsetM }
-        : { kind: "passthrough" },
-    scheduler: {
-      mode: config.scheduler.mode,
-      crossfadeSteps: config.scheduler.crossfadeSteps,
-      ensembleDecayPerStep: config.scheduler.ensembleDecayPerStep,
-      interpolation: config.scheduler.interpolation,
-    },
-    safety: {
-      sensorMaxAgeNs: config.safety.sensorMaxAgeMs * 1e6,
-      workspace: { minM: config.safety.workspaceMinM, maxM: config.safety.workspaceMaxM },
-    },
   };
   const slowOptions = {
     policy: options.wrapPolicy ? options.wrapPolicy(chosen.policy) : chosen.policy,

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import type { RuntimeConfig } from "../../config/schema.js";
 import { commandDim, loadArmDescription, type ArmDescription } from "../../kinematics/description.js";
 import { monotonicNowNs } from "../../runtime/clock.js";
-import { Runtime, type RuntimeOptions } from "../../runtime/runtime.js";
+import { Runtime, type RuntimeOptions, fastOptionsFromConfig } from "../../runtime/runtime.js";
 import type { SlowExecutorOptions } from "../../runtime/slowExecutor.js";
 import type { ActionChunk } from "../../runtime/types.js";
 import { CommandOutput } from "./commandOutputs.js";
@@ -663,27 +663,6 @@ export class VlaRuntimeNode {
   private log(level: "info" | "warn" | "error", message: string): void {
     this.node.getLogger()[level](message);
   }
-}
-
-/** The fast side of the runtime from the config (the arm and the backend are added by the runtime). */
-export function fastOptionsFromConfig(config: RuntimeConfig): RuntimeOptions["fast"] {
-  return {
-    rateHz: config.control.rateHz,
-    reactive:
-      config.reactive.kind === "compliance"
-        ? { kind: "compliance", mode: config.reactive.mode, targetForceN: config.reactive.targetForceN, gainMPerN: config.reactive.gainMPerN, maxOffsetM: config.reactive.maxOffsetM }
-        : { kind: "passthrough" },
-    scheduler: {
-      mode: config.scheduler.mode,
-      crossfadeSteps: config.scheduler.crossfadeSteps,
-      ensembleDecayPerStep: config.scheduler.ensembleDecayPerStep,
-      interpolation: config.scheduler.interpolation,
-    },
-    safety: {
-      sensorMaxAgeNs: config.safety.sensorMaxAgeMs * 1e6,
-      workspace: { minM: config.safety.workspaceMinM, maxM: config.safety.workspaceMaxM },
-    },
-  };
 }
 
 function periodNs(rateHz: number): bigint {
