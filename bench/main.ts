@@ -1,5 +1,6 @@
 // Benchmark entry: `npm run bench -- <name> [...]`; prints tables and writes bench/results/<name>.json.
 import { writeResults } from "./lib/harness.js";
+import { runGzBench } from "./gz.js";
 import { runPolicyBench } from "./policy.js";
 import { runRecordingBench } from "./recording.js";
 import { runRos2Bench } from "./ros2.js";
@@ -20,6 +21,7 @@ const benches: Record<string, Bench> = {
   recording: () => runRecordingBench({ durationS }),
   teleop: runTeleopBench,
   ros2: () => runRos2Bench({ durationS }),
+  gz: () => runGzBench({ durationS }),
 };
 
 async function main(): Promise<void> {

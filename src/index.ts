@@ -32,3 +32,5 @@ export { LiveView, startLiveView } from "./observability/liveView.js";
 export { ProgressBar } from "./observability/progress.js";
 export { armUrdf } from "./observability/urdf.js";
 export * from "./transports/teleop/index.js";
+export * from "./transports/gz/index.js";
+export { buildGazeboWorld, defaultGazeboWorlds } from "./sim/sdf.js";

@@ -76,7 +76,18 @@ export const configSchema = z
       operatorFrameRpyRad: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]).describe("teleop: operator frame relative to the robot base (roll, pitch, yaw)"),
     }),
     backend: section({
-      kind: z.enum(["mujoco"]).default("mujoco").describe("where commands go"),
+      kind: z.enum(["mujoco", "gz"]).default("mujoco").describe("where commands go: the embedded MuJoCo arm, or a Gazebo arm over gz-transport"),
+    }),
+    gz: section({
+      world: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "expected a Gazebo world name").default("vla_wipe").describe("gz: <world name> of the running simulation"),
+      model: z.string().default("").describe("gz: <model name> of the arm (empty: the arm description's name)"),
+      typeFlavour: z.enum(["gz", "ignition"]).default("gz").describe("gz: message type names: gz (Garden, Harmonic and later) or ignition (Fortress)"),
+      commandMode: z.enum(["joint-position", "actuators"]).default("joint-position").describe("gz: one Double per joint, or one Actuators message (Harmonic and later)"),
+      partition: z.string().default("").describe("gz: transport partition (empty: GZ_PARTITION, then IGN_PARTITION, then hostname:username)"),
+      ip: z.string().default("").describe("gz: address to advertise on (empty: GZ_IP, then IGN_IP, then the first external IPv4)"),
+      connectTimeoutMs: z.number().int().min(100).max(600_000).default(15_000).describe("gz: fail when the simulator has not answered by then"),
+      contactHoldMs: z.number().min(1).max(1000).default(50).describe("gz: taxels read zero this long after the last contact message"),
+      wrenchConvention: z.enum(["parent-on-child", "child-on-parent"]).default("parent-on-child").describe("gz: what the wrist force/torque sensor measures"),
     }),
   })
   .strict();

@@ -11,6 +11,7 @@ import { fastOptionsFromConfig, Runtime } from "../runtime/runtime.js";
 import { EpisodeRecording, type EpisodeRecordingResult } from "../observability/episodeRecording.js";
 import type { LiveView } from "../observability/liveView.js";
 import { attachTeleop, type TeleopEndpoint } from "../transports/teleop/index.js";
+import { connectGzArm } from "../transports/gz/index.js";
 import { buildFastLoop, createBuiltinRegistry, type FastLoopConfig } from "../runtime/fastLoop.js";
 import { registerEmbeddedArm } from "../runtime/fastWorker.js";
 import { durationQuantileNs, SharedRuntimeState, type FastStatusSnapshot } from "../runtime/sharedState.js";
@@ -22,7 +23,7 @@ import { loadNormStats } from "../policy/normalization.js";
 import { createRemotePolicy } from "../policy/remote/index.js";
 import type { ActionConverter } from "../runtime/slowExecutor.js";
 import { buildWipeScene } from "./mjcf.js";
-import { publicSpec, sampleWipeTask, type WipeEpisodeMetrics, type WipeTask, type WipeTaskSpec } from "./task.js";
+import { publicSpec, resolveWipeTask, sampleWipeTask, type WipeEpisodeMetrics, type WipeTask, type WipeTaskSpec } from "./task.js";
 
 export interface EpisodeProgress {
   elapsedS: number;
@@ -84,7 +85,8 @@ interface EpisodeSetup {
 
 function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[]): EpisodeSetup {
   const arm = loadArmDescription(join(options.packageRoot, "sim", "arm", "description.json"));
-  const task = sampleWipeTask(config.episode.seed, { perturbations: config.episode.perturbations });
+  // A Gazebo world is generated from the default task (sim/gazebo); the embedded arm samples one from the seed.
+  const task = config.backend.kind === "gz" ? resolveWipeTask() : sampleWipeTask(config.episode.seed, { perturbations: config.episode.perturbations });
   const sceneLayout = buildWipeScene(arm, task).layout;
   const tactileCount = sceneLayout.tactileRows * sceneLayout.tactileCols;
   const model = loadBundledExpertModel(options.packageRoot);
@@ -143,6 +145,9 @@ function choosePolicy(config: RuntimeConfig, arm: ArmDescription, spec: WipeTask
 }
 
 export async function runEpisode(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
+  if (!config.control.realtime && config.backend.kind !== "mujoco") {
+    throw new Error(`lockstep (control.realtime false) needs the embedded simulator: expected backend.kind "mujoco", got "${config.backend.kind}"`);
+  }
   return config.control.realtime ? runRealtime(config, options) : runLockstep(config, options);
 }
 
@@ -152,14 +157,20 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   const { arm: _arm, backend, ...fast } = setup.fastConfig;
   const recording = await createRecording(config, options, setup, "realtime", setup.fastConfig, monotonicNowNs());
   const policy = recording ? recording.wrapPolicy(setup.slowOptions.policy, monotonicNowNs) : setup.slowOptions.policy;
+  // A Gazebo arm does its I/O on this thread (the bridge moves it through shared memory); the embedded arm lives in the worker.
+  const gzArm = config.backend.kind === "gz" ? await connectGzArm(setup.arm, config.gz, { tactileCount: setup.tactileCount, onError: (message) => pushError(errors, message) }) : null;
   const runtime = await Runtime.start({
     arm: setup.arm,
     fast,
-    backend: { kind: "worker", config: backend },
+    backend: gzArm ? { kind: "main-thread", backend: gzArm } : { kind: "worker", config: backend },
     tactileCount: setup.tactileCount,
     slow: { ...setup.slowOptions, policy },
     workerUrl: options.workerUrl,
     onError: (message) => pushError(errors, message),
+  }).catch(async (error) => {
+    await gzArm?.close();
+    await setup.close();
+    throw error;
   });
   recording?.attach({ state: runtime.state, slowStats: () => runtime.slow.stats(), policyName: policy.name });
   recording?.startPolling(1);
@@ -183,11 +194,12 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   });
   await teleop?.stop();
   const report = await runtime.stop();
+  await gzArm?.close();
   await setup.close();
   const recorded = await recording?.stop();
   const elapsedS = (monotonicNowNs() - startNs) / 1e9;
   const metrics = (report.backendReport as { metrics?: WipeEpisodeMetrics } | undefined)?.metrics ?? null;
-  return summarize("realtime", config, setup, report.status, report.slow, elapsedS, metrics, report.backendName, errors, recorded);
+  return summarize("realtime", config, setup, report.status, report.slow, elapsedS, metrics, gzArm?.name ?? report.backendName, errors, recorded);
 }
 
 async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
