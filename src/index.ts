@@ -34,3 +34,5 @@ export { armUrdf } from "./observability/urdf.js";
 export * from "./transports/teleop/index.js";
 export * from "./transports/gz/index.js";
 export { buildGazeboWorld, defaultGazeboWorlds } from "./sim/sdf.js";
+export { VlaRunner, VlaPolicy, vlaChunkCodec, loadVlaPolicy } from "./policy/vla.js";
+export { RdpComposedPolicy, RdpEncoder, RdpReactiveStep, encodeChunkToLatent, rdpPluginUrl } from "./policy/rdp.js";

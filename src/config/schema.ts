@@ -20,9 +20,11 @@ export const configSchema = z
     }),
     policy: section({
       kind: z
-        .enum(["scripted-expert", "openpi", "zmq"])
+        .enum(["scripted-expert", "onnx-vla", "openpi", "zmq"])
         .default("scripted-expert")
-        .describe("slow policy: the scripted wipe expert speaking FAST tokens (a stand-in for a learned model), an openpi server, or a vla-policy ZeroMQ server"),
+        .describe("slow policy: the scripted wipe expert speaking FAST tokens, a NORA-style VLA exported to ONNX, an openpi server, or a vla-policy ZeroMQ server"),
+      modelDir: z.string().default("models/tiny_vla").describe("onnx-vla: folder with the three ONNX files, tokenizer.json and vla_config.json"),
+      intraOpThreads: z.number().int().min(1).max(16).default(1).describe("onnx-vla: ONNX Runtime threads (the other core runs the fast loop)"),
       rateHz: z.number().min(0.1).max(100).default(5).describe("how often the slow executor asks the policy for a chunk"),
       timeoutMs: z.number().int().min(1).max(60_000).default(2000).describe("a policy call that takes longer is abandoned"),
       url: z.string().default("").describe("remote policy address: ws://host:8000 (openpi) or tcp://host:5555 (zmq); empty: 127.0.0.1 with the protocol's port"),
@@ -47,7 +49,8 @@ export const configSchema = z
       workspaceMaxM: z.tuple([z.number(), z.number(), z.number()]).default([0.9, 0.9, 1.2]).describe("end-effector workspace box, upper corner (m)"),
     }),
     reactive: section({
-      kind: z.enum(["passthrough", "compliance"]).default("compliance").describe("fast-loop correction from touch and force"),
+      kind: z.enum(["passthrough", "compliance", "rdp"]).default("compliance").describe("fast-loop step from touch and force: none, force-feedback compliance, or the RDP decoder (latent + newest touch)"),
+      modelDir: z.string().default("models/rdp").describe("rdp: folder with rdp.json, the encoder ONNX and the decoder weights"),
       mode: z.enum(["limit", "regulate"]).default("limit").describe("compliance: only back off above the target force, or hold the force at it"),
       targetForceN: z.number().min(0).max(200).default(14).describe("compliance: contact force not to exceed (limit) or to hold (regulate)"),
       gainMPerN: z.number().min(0).max(0.01).default(0.0004).describe("compliance: tool offset per newton of force error"),

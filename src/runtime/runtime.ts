@@ -18,6 +18,8 @@ export type RuntimeBackend =
 
 export interface RuntimeOptions {
   arm: ArmDescription;
+  /** Shared memory made by the caller (e.g. a policy that writes the latent slot needs it first); default: made here. */
+  state?: SharedRuntimeState;
   /** The fast side without the arm and the backend (rate, reactive step, scheduler, safety, plugins). */
   fast: Omit<FastLoopConfig, "arm" | "backend"> & Pick<FastWorkerConfig, "waiter" | "threadNice">;
   backend: RuntimeBackend;
@@ -51,7 +53,7 @@ export class Runtime {
   ) {}
 
   static async start(options: RuntimeOptions): Promise<Runtime> {
-    const state = SharedRuntimeState.create({
+    const state = options.state ?? SharedRuntimeState.create({
       dim: commandDim(options.arm),
       tactileCount: options.tactileCount,
       maxChunkSteps: options.maxChunkSteps ?? 256,
@@ -116,10 +118,13 @@ export class Runtime {
 export function fastOptionsFromConfig(config: RuntimeConfig): RuntimeOptions["fast"] {
   return {
     rateHz: config.control.rateHz,
+    // "rdp" is registered by a plugin (the caller adds it to `plugins`); without it the worker names what is missing.
     reactive:
       config.reactive.kind === "compliance"
         ? { kind: "compliance", mode: config.reactive.mode, targetForceN: config.reactive.targetForceN, gainMPerN: config.reactive.gainMPerN, maxOffsetM: config.reactive.maxOffsetM }
-        : { kind: "passthrough" },
+        : config.reactive.kind === "rdp"
+          ? { kind: "rdp", modelDir: config.reactive.modelDir }
+          : { kind: "passthrough" },
     scheduler: {
       mode: config.scheduler.mode,
       crossfadeSteps: config.scheduler.crossfadeSteps,

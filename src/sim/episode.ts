@@ -2,7 +2,7 @@
 // unnormalize -> chunk), fast loop (scheduler, reactive step, safety) and the MuJoCo arm. Real time runs the fast
 // loop in its worker thread against the wall clock; lockstep runs the same parts on this thread on a simulated
 // clock, as fast as the machine allows (tests, evaluation).
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { RuntimeConfig } from "../config/schema.js";
 import { commandDim, loadArmDescription, type ArmDescription } from "../kinematics/description.js";
 import { ArmKinematics } from "../kinematics/kinematics.js";
@@ -15,13 +15,14 @@ import { connectGzArm } from "../transports/gz/index.js";
 import { buildFastLoop, createBuiltinRegistry, type FastLoopConfig } from "../runtime/fastLoop.js";
 import { registerEmbeddedArm } from "../runtime/fastWorker.js";
 import { durationQuantileNs, SharedRuntimeState, type FastStatusSnapshot } from "../runtime/sharedState.js";
-import { SlowExecutor, type SlowExecutorStats, type SlowPolicy } from "../runtime/slowExecutor.js";
+import { SlowExecutor, type ActionConverter, type ChunkDecoder, type SlowExecutorStats, type SlowPolicy } from "../runtime/slowExecutor.js";
+import { latentSizeOf, loadRdpContract, RdpComposedPolicy, RdpEncoder, rdpPluginUrl, registerFastParts as registerRdpParts } from "../policy/rdp.js";
+import { solidImageFrame, vlaChunkCodec, VlaPolicy, VlaRunner } from "../policy/vla.js";
 import { monotonicNowNs } from "../runtime/clock.js";
 import type { SafetyReasonName } from "../runtime/types.js";
 import { BUNDLED_POLICY, loadBundledExpertModel, ScriptedExpertPolicy, type BundledExpertModel } from "./expertPolicy.js";
 import { loadNormStats } from "../policy/normalization.js";
 import { createRemotePolicy } from "../policy/remote/index.js";
-import type { ActionConverter } from "../runtime/slowExecutor.js";
 import { buildWipeScene } from "./mjcf.js";
 import { publicSpec, resolveWipeTask, sampleWipeTask, type WipeEpisodeMetrics, type WipeTask, type WipeTaskSpec } from "./task.js";
 
@@ -74,16 +75,18 @@ export interface EpisodeOptions {
 
 interface EpisodeSetup {
   arm: ArmDescription;
+  /** The shared memory of this episode's runtime (the RDP composition writes its latent slot). */
+  state: SharedRuntimeState;
   sceneLayout: ReturnType<typeof buildWipeScene>["layout"];
   task: WipeTask;
   tactileCount: number;
   fastConfig: FastLoopConfig;
-  policy: SlowPolicy & { readonly phase?: string };
+  policy: EpisodePolicy;
   slowOptions: Omit<ConstructorParameters<typeof SlowExecutor>[0], "state">;
   close: () => Promise<void> | void;
 }
 
-function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[]): EpisodeSetup {
+async function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[]): Promise<EpisodeSetup> {
   const arm = loadArmDescription(join(options.packageRoot, "sim", "arm", "description.json"));
   // A Gazebo world is generated from the default task (sim/gazebo); the embedded arm samples one from the seed.
   const task = config.backend.kind === "gz" ? resolveWipeTask() : sampleWipeTask(config.episode.seed, { perturbations: config.episode.perturbations });
@@ -91,57 +94,110 @@ function setUp(config: RuntimeConfig, options: EpisodeOptions, errors: string[])
   const tactileCount = sceneLayout.tactileRows * sceneLayout.tactileCols;
   const model = loadBundledExpertModel(options.packageRoot);
   const dim = commandDim(arm);
-  const chosen = choosePolicy(config, arm, publicSpec(task), model, options.packageRoot);
+  const rdpDir = config.reactive.kind === "rdp" ? resolve(options.packageRoot, config.reactive.modelDir) : null;
+  const state = SharedRuntimeState.create({ dim, tactileCount, maxChunkSteps: 256, latentSize: rdpDir ? latentSizeOf(loadRdpContract(rdpDir)) : 0 });
+  const chosen = await choosePolicy(config, arm, publicSpec(task), model, options.packageRoot);
   const fastConfig: FastLoopConfig = {
     ...fastOptionsFromConfig(config),
     arm,
     backend: { kind: "mujoco", options: { task, timestepS: 1 / Math.max(500, config.control.rateHz) } },
+    ...(rdpDir ? { reactive: { kind: "rdp", modelDir: rdpDir }, plugins: [rdpPluginUrl()] } : {}),
   };
+  // With RDP the policy's chunk goes through the RDP encoder on this side; the fast loop decodes the latent with touch.
+  let policy: EpisodePolicy = chosen.policy;
+  let decoder: ChunkDecoder | undefined = chosen.decoder;
+  let convert: ActionConverter | undefined = chosen.convert;
+  let policyDim = chosen.policyDim;
+  if (rdpDir) {
+    const encoder = await RdpEncoder.load(rdpDir, { intraOpNumThreads: 1 });
+    const inner = chosen.policy;
+    const composed = new RdpComposedPolicy({ inner, state, encoder, decoder, convert, policyDim, stepPeriodNs: chosen.stepPeriodNs });
+    policy = { name: composed.name, infer: (obs, signal) => composed.infer(obs, signal), get phase() { return inner.phase; } };
+    decoder = undefined;
+    convert = undefined;
+    policyDim = dim;
+  }
+  // The simulator has no camera yet: a policy that looks gets a plain grey frame (stated in the README).
+  const camera = chosen.needsImage ? solidImageFrame(224, 224, [128, 128, 128]) : undefined;
   const slowOptions = {
-    policy: options.wrapPolicy ? options.wrapPolicy(chosen.policy) : chosen.policy,
-    inputs: () => ({ instruction: config.episode.instruction }),
-    // Token answers are decoded with the bundled FAST tokenizer (what the scripted expert, local or served, speaks).
-    decoder: fastDecoder(model.tokenizer, BUNDLED_POLICY.chunkSteps, dim),
-    convert: chosen.convert,
+    policy: options.wrapPolicy ? options.wrapPolicy(policy) : policy,
+    inputs: () => ({ instruction: config.episode.instruction, image: camera }),
+    decoder,
+    convert,
+    policyDim,
     stepPeriodNs: chosen.stepPeriodNs,
     rateHz: config.policy.rateHz,
     timeoutMs: config.policy.timeoutMs,
     onError: (message: string) => pushError(errors, message),
   };
-  return { arm, sceneLayout, task, tactileCount, fastConfig, policy: chosen.policy, slowOptions, close: chosen.close };
+  return { arm, sceneLayout, task, tactileCount, state, fastConfig, policy, slowOptions, close: chosen.close };
 }
 
+/** A slow policy, and (the scripted expert) which phase of the task it is in, for the progress line. */
+type EpisodePolicy = SlowPolicy & { readonly phase?: string };
+
 interface ChosenPolicy {
-  policy: SlowPolicy & { readonly phase?: string };
+  policy: EpisodePolicy;
+  decoder?: ChunkDecoder;
   convert: ActionConverter;
+  policyDim: number;
   stepPeriodNs: number;
+  /** The policy looks at the camera. */
+  needsImage: boolean;
   close: () => Promise<void> | void;
 }
 
-/** The slow policy from the config, with how its actions become joint commands. */
-function choosePolicy(config: RuntimeConfig, arm: ArmDescription, spec: WipeTaskSpec, model: BundledExpertModel, packageRoot: string): ChosenPolicy {
+/** The slow policy from the config, with how its answers become joint commands. */
+async function choosePolicy(config: RuntimeConfig, arm: ArmDescription, spec: WipeTaskSpec, model: BundledExpertModel, packageRoot: string): Promise<ChosenPolicy> {
   const kinematics = new ArmKinematics(arm);
+  const dim = commandDim(arm);
   const p = config.policy;
-  if (p.kind === "scripted-expert") {
-    return {
-      policy: new ScriptedExpertPolicy(arm, spec, model, config.episode.seed),
-      // The bundled expert speaks normalized per-step joint deltas (see models/wipe_expert).
-      convert: actionConverter(model.stats, "joint-delta", kinematics),
-      stepPeriodNs: BUNDLED_POLICY.stepPeriodS * 1e9,
-      close: () => {},
-    };
+  // Token answers of the scripted expert (local or served) are decoded with the bundled FAST tokenizer.
+  const expertDecoder = fastDecoder(model.tokenizer, BUNDLED_POLICY.chunkSteps, dim);
+  switch (p.kind) {
+    case "scripted-expert":
+      return {
+        policy: new ScriptedExpertPolicy(arm, spec, model, config.episode.seed),
+        decoder: expertDecoder,
+        // The bundled expert speaks normalized per-step joint deltas (see models/wipe_expert).
+        convert: actionConverter(model.stats, "joint-delta", kinematics),
+        policyDim: dim,
+        stepPeriodNs: BUNDLED_POLICY.stepPeriodS * 1e9,
+        needsImage: false,
+        close: () => {},
+      };
+    case "onnx-vla": {
+      const dir = resolve(packageRoot, p.modelDir);
+      const runner = await VlaRunner.load({ dir, session: { intraOpNumThreads: p.intraOpThreads } });
+      const codec = vlaChunkCodec(dir, runner.config, arm);
+      return {
+        policy: new VlaPolicy(runner, `onnx-vla (${p.modelDir})`),
+        decoder: codec.decoder,
+        convert: codec.convert,
+        policyDim: codec.policyDim,
+        stepPeriodNs: codec.stepPeriodNs,
+        needsImage: true,
+        close: () => {},
+      };
+    }
+    case "openpi":
+    case "zmq": {
+      const stats = p.normalizedActions ? (p.normStatsPath ? loadNormStats(p.normStatsPath) : model.stats) : null;
+      const client =
+        p.kind === "openpi"
+          ? createRemotePolicy({ kind: "openpi", url: p.url || "ws://127.0.0.1:8000", keys: p.openpiKeys, timeoutMs: p.timeoutMs, maxMessageBytes: p.maxMessageBytes, stateDtype: p.stateDtype, actionDim: dim })
+          : createRemotePolicy({ kind: "zmq", endpoint: p.url || "tcp://127.0.0.1:5555", timeoutMs: p.timeoutMs, maxMessageBytes: p.maxMessageBytes, stepPeriodS: p.stepPeriodMs / 1000, tokenizer: "fast", includeImage: p.includeImage });
+      return {
+        policy: client,
+        decoder: expertDecoder,
+        convert: actionConverter(stats, p.actionSpace, kinematics),
+        policyDim: dim,
+        stepPeriodNs: p.stepPeriodMs * 1e6,
+        needsImage: p.kind === "openpi" || p.includeImage,
+        close: () => client.close(),
+      };
+    }
   }
-  const stats = p.normalizedActions ? (p.normStatsPath ? loadNormStats(p.normStatsPath) : model.stats) : null;
-  const client =
-    p.kind === "openpi"
-      ? createRemotePolicy({ kind: "openpi", url: p.url || "ws://127.0.0.1:8000", keys: p.openpiKeys, timeoutMs: p.timeoutMs, maxMessageBytes: p.maxMessageBytes, stateDtype: p.stateDtype, actionDim: commandDim(arm) })
-      : createRemotePolicy({ kind: "zmq", endpoint: p.url || "tcp://127.0.0.1:5555", timeoutMs: p.timeoutMs, maxMessageBytes: p.maxMessageBytes, stepPeriodS: p.stepPeriodMs / 1000, tokenizer: "fast", includeImage: p.includeImage });
-  return {
-    policy: client,
-    convert: actionConverter(stats, p.actionSpace, kinematics),
-    stepPeriodNs: p.stepPeriodMs * 1e6,
-    close: () => client.close(),
-  };
 }
 
 export async function runEpisode(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
@@ -153,7 +209,7 @@ export async function runEpisode(config: RuntimeConfig, options: EpisodeOptions)
 
 async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
   const errors: string[] = [];
-  const setup = setUp(config, options, errors);
+  const setup = await setUp(config, options, errors);
   const { arm: _arm, backend, ...fast } = setup.fastConfig;
   const recording = await createRecording(config, options, setup, "realtime", setup.fastConfig, monotonicNowNs());
   const policy = recording ? recording.wrapPolicy(setup.slowOptions.policy, monotonicNowNs) : setup.slowOptions.policy;
@@ -161,6 +217,7 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   const gzArm = config.backend.kind === "gz" ? await connectGzArm(setup.arm, config.gz, { tactileCount: setup.tactileCount, onError: (message) => pushError(errors, message) }) : null;
   const runtime = await Runtime.start({
     arm: setup.arm,
+    state: setup.state,
     fast,
     backend: gzArm ? { kind: "main-thread", backend: gzArm } : { kind: "worker", config: backend },
     tactileCount: setup.tactileCount,
@@ -204,12 +261,13 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
 
 async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Promise<EpisodeSummary> {
   const errors: string[] = [];
-  const setup = setUp(config, options, errors);
-  const state = createState(setup);
+  const setup = await setUp(config, options, errors);
+  const state = setup.state;
   const periodNs = 1e9 / config.control.rateHz;
   let simNowNs = 0;
   const registry = createBuiltinRegistry();
   registerEmbeddedArm(registry);
+  registerRdpParts(registry);
   const backendConfig = { ...setup.fastConfig.backend, options: { ...(setup.fastConfig.backend.options as object), timeOriginNs: 0 } };
   const built = await buildFastLoop({ ...setup.fastConfig, backend: backendConfig }, state, registry);
   const latency = new SimulatedLatency(config.control.lockstepPolicyLatencyMs * 1e6, config.policy.timeoutMs);
@@ -314,9 +372,6 @@ class SimulatedLatency {
   }
 }
 
-function createState(setup: EpisodeSetup): SharedRuntimeState {
-  return SharedRuntimeState.create({ dim: commandDim(setup.arm), tactileCount: setup.tactileCount, maxChunkSteps: 256, latentSize: 0 });
-}
 
 function progressOf(status: FastStatusSnapshot, elapsedS: number, durationS: number, policyPhase: string): EpisodeProgress {
   const safetyInterventions = Object.values(status.safetyCounts).reduce((a, b) => a + b, 0);

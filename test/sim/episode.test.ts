@@ -123,6 +123,26 @@ describe("episode on the embedded arm", () => {
     expect(result.chunksFed).toBe(summary.chunks.acceptedByFastLoop);
   });
 
+  it("runs the bundled ONNX VLA through real sessions: an untrained model's malformed chunks never move the arm", async () => {
+    const summary = await runEpisode(lockstep({ episode: { durationS: 2, seed: 3 }, policy: { kind: "onnx-vla" } }), { packageRoot });
+    expect(summary.policy).toContain("onnx-vla");
+    expect(summary.chunks.policyCalls).toBeGreaterThan(3);
+    expect(summary.chunks.published).toBe(0);
+    expect(summary.errors.every((e) => !e.includes("\n"))).toBe(true);
+    expect(summary.task?.contactTimeS).toBe(0);
+    expect(summary.safety.NonFinite).toBe(0);
+  });
+
+  it("composes the policy's chunks with the RDP encoder and decodes them with touch in the fast loop", async () => {
+    const summary = await runEpisode(lockstep({ episode: { durationS: 10, seed: 1 }, reactive: { kind: "rdp" } }), { packageRoot });
+    expect(summary.policy).toContain("+ rdp");
+    expect(summary.reactive).toBe("rdp");
+    expect(summary.chunks.published).toBeGreaterThan(20);
+    expect(summary.chunks.decodeFailures).toBe(0);
+    expect(summary.task?.contactTimeS).toBeGreaterThan(0.5);
+    expect(summary.safety.NonFinite).toBe(0);
+  });
+
   it("runs in real time with the fast loop in its worker thread", async () => {
     const workerUrl = await bundleSourceModule("runtime/fastWorker.ts", "fastWorker");
     const config = parseConfig({ control: { realtime: true }, episode: { durationS: 2, seed: 1 } });
