@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ProgressBar } from "../observability/progress.js";
-import { DEFAULT_EVAL_CONFIGURATIONS, evaluate } from "../sim/evaluate.js";
+import { DEFAULT_EVAL_CONFIGURATIONS, EVAL_FIRST_SEED, evaluate } from "../sim/evaluate.js";
 import { formatTable } from "./table.js";
 
 export async function runEvaluationCommand(packageRoot: string, episodes: number): Promise<void> {
@@ -24,7 +24,7 @@ export async function runEvaluationCommand(packageRoot: string, episodes: number
     "decode failures": r.decodeFailures,
     "safety ticks": r.safetyInterventionTicks,
   }));
-  console.log(formatTable(`Wipe task, ${episodes} episodes per configuration (seeds 1-${episodes}), lockstep, ${((Date.now() - started) / 1000).toFixed(0)} s`, rows));
+  console.log(formatTable(`Wipe task, ${episodes} episodes per configuration (task seeds ${EVAL_FIRST_SEED}-${EVAL_FIRST_SEED + episodes - 1}), lockstep, ${((Date.now() - started) / 1000).toFixed(0)} s`, rows));
   const path = join(packageRoot, "bench", "results", "eval.json");
   mkdirSync(join(packageRoot, "bench", "results"), { recursive: true });
   writeFileSync(path, JSON.stringify({ name: "eval", date: new Date().toISOString(), episodes, results }, null, 2) + "\n");

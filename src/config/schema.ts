@@ -23,7 +23,7 @@ export const configSchema = z
         .enum(["scripted-expert", "onnx-vla", "openpi", "zmq"])
         .default("scripted-expert")
         .describe("slow policy: the scripted wipe expert speaking FAST tokens, a NORA-style VLA exported to ONNX, an openpi server, or a vla-policy ZeroMQ server"),
-      modelDir: z.string().default("models/tiny_vla").describe("onnx-vla: folder with the three ONNX files, tokenizer.json and vla_config.json"),
+      modelDir: z.string().default("models/wipe_vla").describe("onnx-vla: folder with the three ONNX files, tokenizer.json and vla_config.json (the bundled one is trained on the wipe task)"),
       intraOpThreads: z.number().int().min(1).max(16).default(1).describe("onnx-vla: ONNX Runtime threads (the other core runs the fast loop)"),
       rateHz: z.number().min(0.1).max(100).default(5).describe("how often the slow executor asks the policy for a chunk"),
       timeoutMs: z.number().int().min(1).max(60_000).default(2000).describe("a policy call that takes longer is abandoned"),
@@ -50,7 +50,7 @@ export const configSchema = z
     }),
     reactive: section({
       kind: z.enum(["passthrough", "compliance", "rdp"]).default("compliance").describe("fast-loop step from touch and force: none, force-feedback compliance, or the RDP decoder (latent + newest touch)"),
-      modelDir: z.string().default("models/rdp").describe("rdp: folder with rdp.json, the encoder ONNX and the decoder weights"),
+      modelDir: z.string().default("models/wipe_rdp").describe("rdp: folder with rdp.json, the encoder ONNX and the decoder weights (the bundled one is trained on the wipe task)"),
       mode: z.enum(["limit", "regulate"]).default("limit").describe("compliance: only back off above the target force, or hold the force at it"),
       targetForceN: z.number().min(0).max(200).default(14).describe("compliance: contact force not to exceed (limit) or to hold (regulate)"),
       gainMPerN: z.number().min(0).max(0.01).default(0.0004).describe("compliance: tool offset per newton of force error"),

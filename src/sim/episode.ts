@@ -76,7 +76,7 @@ async function runRealtime(config: RuntimeConfig, options: EpisodeOptions): Prom
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const elapsedS = (monotonicNowNs() - startNs) / 1e9;
-      options.onProgress?.(progressOf(runtime.state.readStatus(), elapsedS, durationS, setup.policy.phase ?? "remote"));
+      options.onProgress?.(progressOf(runtime.state.readStatus(), elapsedS, durationS, setup.policy.phase ?? "running"));
       if (elapsedS >= durationS) {
         clearInterval(timer);
         resolve();
@@ -140,7 +140,7 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
         nextPolicyNs += policyPeriodNs;
         await new Promise((resolve) => setImmediate(resolve));
       }
-      if (k % progressEveryTicks === 0) options.onProgress?.(progressOf(state.readStatus(), simNowNs / 1e9, config.episode.durationS, setup.policy.phase ?? "remote"));
+      if (k % progressEveryTicks === 0) options.onProgress?.(progressOf(state.readStatus(), simNowNs / 1e9, config.episode.durationS, setup.policy.phase ?? "running"));
     }
     metrics = (built.report() as { metrics?: WipeEpisodeMetrics } | undefined)?.metrics ?? null;
   } finally {

@@ -16,6 +16,7 @@ import { SharedRuntimeState } from "../runtime/sharedState.js";
 import type { ActionConverter, ChunkDecoder, SlowExecutor, SlowPolicy } from "../runtime/slowExecutor.js";
 import type { EpisodeOptions } from "./episode.js";
 import { BUNDLED_POLICY, loadBundledExpertModel, ScriptedExpertPolicy, type BundledExpertModel } from "./expertPolicy.js";
+import { WipeCamera, withWipeCamera } from "./camera.js";
 import { buildWipeScene } from "./mjcf.js";
 import { publicSpec, resolveWipeTask, sampleWipeTask, type WipeTask, type WipeTaskSpec } from "./task.js";
 
@@ -63,7 +64,7 @@ export async function setUpEpisode(config: RuntimeConfig, options: EpisodeOption
     convert = undefined;
     policyDim = dim;
   }
-  // The simulator has no camera yet: a policy that looks gets a plain grey frame (stated in the README).
+  // Remote policies are sent a plain grey frame: the synthesized camera is the bundled VLA's own input format.
   const camera = chosen.needsImage ? solidImageFrame(224, 224, [128, 128, 128]) : undefined;
   const slowOptions = {
     policy: options.wrapPolicy ? options.wrapPolicy(policy) : policy,
@@ -116,13 +117,15 @@ async function choosePolicy(config: RuntimeConfig, arm: ArmDescription, spec: Wi
       const dir = resolve(packageRoot, p.modelDir);
       const runner = await VlaRunner.load({ dir, session: { intraOpNumThreads: p.intraOpThreads } });
       const codec = vlaChunkCodec(dir, runner.config, arm);
+      // The VLA looks through the synthesized top-down camera it was trained with (src/sim/camera.ts).
+      const vla = new VlaPolicy(runner, `onnx-vla (${p.modelDir})`);
       return {
-        policy: new VlaPolicy(runner, `onnx-vla (${p.modelDir})`),
+        policy: withWipeCamera(vla, new WipeCamera(arm, spec)),
         decoder: codec.decoder,
         convert: codec.convert,
         policyDim: codec.policyDim,
         stepPeriodNs: codec.stepPeriodNs,
-        needsImage: true,
+        needsImage: false, // the camera wrapper supplies the frame
         close: () => {},
       };
     }

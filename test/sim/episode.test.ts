@@ -123,13 +123,21 @@ describe("episode on the embedded arm", () => {
     expect(result.chunksFed).toBe(summary.chunks.acceptedByFastLoop);
   });
 
-  it("runs the bundled ONNX VLA through real sessions: an untrained model's malformed chunks never move the arm", async () => {
-    const summary = await runEpisode(lockstep({ episode: { durationS: 2, seed: 3 }, policy: { kind: "onnx-vla" } }), { packageRoot });
+  it("runs an ONNX VLA through real sessions: an untrained model's malformed chunks never move the arm", async () => {
+    const summary = await runEpisode(lockstep({ episode: { durationS: 2, seed: 3 }, policy: { kind: "onnx-vla", modelDir: "models/tiny_vla" } }), { packageRoot });
     expect(summary.policy).toContain("onnx-vla");
     expect(summary.chunks.policyCalls).toBeGreaterThan(3);
     expect(summary.chunks.published).toBe(0);
     expect(summary.errors.every((e) => !e.includes("\n"))).toBe(true);
     expect(summary.task?.contactTimeS).toBe(0);
+    expect(summary.safety.NonFinite).toBe(0);
+  });
+
+  it("runs the trained VLA looking through the synthesized camera: its chunks decode and drive the arm", async () => {
+    const summary = await runEpisode(lockstep({ episode: { durationS: 4, seed: 1001 }, policy: { kind: "onnx-vla" } }), { packageRoot });
+    expect(summary.policy).toContain("models/wipe_vla");
+    expect(summary.chunks.policyCalls).toBeGreaterThan(15);
+    expect(summary.chunks.published).toBeGreaterThan(summary.chunks.policyCalls / 2);
     expect(summary.safety.NonFinite).toBe(0);
   });
 

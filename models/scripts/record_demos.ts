@@ -1,0 +1,166 @@
+// Records scripted-expert demonstrations of the embedded wipe task for training the bundled VLA and RDP models.
+//
+// Per episode (seed s = 1..N; task sampled with sampleWipeTask(s), perturbations on even seeds):
+//   episode_NNNN.mcap  ROS 2 CDR messages (the runtime's recorder): /joint_states, /wrench, /tactile, /camera/image
+//                      (the WipeCamera frame the policy sees), /instruction, /policy/chunk (the expert's absolute
+//                      chunk) and /policy/call (its FAST tokens), one set per policy step (5 Hz).
+// And the flat tensors the trainers read (the same samples, nothing else):
+//   vla_images.u8      N x 112 x 112 x 3 RGB frames
+//   vla_samples.jsonl  per frame: episode, seed, time, instruction, FAST tokens, positions, wrench
+//   rdp.f32            M x (32*7 planned + 32*7 executed + 32*22 touch) float32, see rdp_index.json
+//   rdp_index.json     episode of every RDP sample and the layout
+//   summary.json       counts, expert success rate, FAST token statistics
+// Usage: npx tsc -p tsconfig.build.json && node dist/models/scripts/record_demos.js [outDir=/tmp/demos] [episodes=60]
+import { mkdirSync, openSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import { findRepoRoot } from "../../bench/lib/harness.js";
+import { loadArmDescription } from "../../src/kinematics/description.js";
+import { normalizeInto } from "../../src/policy/normalization.js";
+import { loadRdpContract, normalizeCommands, resampleChunk, touchFeaturesInto } from "../../src/policy/rdp.js";
+import { McapSink } from "../../src/observability/mcapSink.js";
+import { Recorder } from "../../src/observability/recorder.js";
+import { RecordingClock } from "../../src/observability/topics.js";
+import type { SensorSnapshot } from "../../src/runtime/types.js";
+import { WipeCamera } from "../../src/sim/camera.js";
+import { WipeExpert, runExpertEpisode, type LockstepArm } from "../../src/sim/expert.js";
+import { BUNDLED_POLICY, chunkToDeltas, loadBundledExpertModel } from "../../src/sim/expertPolicy.js";
+import { MujocoArm } from "../../src/sim/mujocoArm.js";
+import { publicSpec, sampleWipeTask } from "../../src/sim/task.js";
+
+export const WIPE_INSTRUCTION = "wipe the marked area";
+
+const root = findRepoRoot();
+const outDir = process.argv[2] ?? "/tmp/demos";
+const episodes = Number(process.argv[3] ?? 60);
+mkdirSync(outDir, { recursive: true });
+const arm = loadArmDescription(join(root, "sim", "arm", "description.json"));
+const model = loadBundledExpertModel(root);
+const rdp = loadRdpContract(join(root, "models", "rdp"));
+const dim = arm.joints.length + 1;
+const steps = BUNDLED_POLICY.chunkSteps;
+const stepNs = BUNDLED_POLICY.stepPeriodS * 1e9;
+const rdpPeriodS = rdp.stepPeriodS;
+const touchWidth = rdp.touch.wrench + rdp.touch.tactile;
+
+const imagesFd = openSync(join(outDir, "vla_images.u8"), "w");
+const samplesFd = openSync(join(outDir, "vla_samples.jsonl"), "w");
+const rdpFd = openSync(join(outDir, "rdp.f32"), "w");
+const rdpEpisodes: number[] = [];
+let frames = 0;
+let successes = 0;
+let tokenTotal = 0;
+let tokenMax = 0;
+const started = Date.now();
+
+/** A lockstep arm that also keeps the commanded action and the touch at the RDP rate (24 Hz) for the decoder targets. */
+class TracingArm implements LockstepArm {
+  readonly commands: Float64Array[] = [];
+  readonly touch: Float64Array[] = [];
+  private readonly last: Float64Array;
+  private readonly snap: SensorSnapshot;
+  constructor(private readonly sim: MujocoArm) {
+    this.last = new Float64Array(sim.dim);
+    this.snap = { timeNs: 0, positions: new Float64Array(sim.dim), velocities: new Float64Array(sim.dim), wrench: new Float64Array(6), tactile: new Float64Array(sim.tactileCount) };
+  }
+  get dim() { return this.sim.dim; }
+  get tactileCount() { return this.sim.tactileCount; }
+  get timestepS() { return this.sim.timestepS; }
+  get simTimeS() { return this.sim.simTimeS; }
+  readSensors(into: SensorSnapshot) { return this.sim.readSensors(into); }
+  metrics() { return this.sim.metrics(); }
+  sendCommand(command: Float64Array, timeNs: number) {
+    this.last.set(command);
+    // Sample k of the trace is the command due at k / 24 s and the touch measured then (the first physics step at or after it).
+    if (this.sim.simTimeS >= this.commands.length * rdpPeriodS - 1e-9) {
+      this.sim.readSensors(this.snap);
+      const features = new Float64Array(touchWidth);
+      touchFeaturesInto(this.snap.wrench, this.snap.tactile, rdp, features, 0);
+      this.commands.push(command.slice());
+      this.touch.push(features);
+    }
+    this.sim.sendCommand(command, timeNs);
+  }
+  step(n?: number) { this.sim.step(n); }
+}
+
+for (let seed = 1; seed <= episodes; seed++) {
+  const task = sampleWipeTask(seed, { perturbations: seed % 2 === 0 });
+  const spec = publicSpec(task);
+  const sim = await MujocoArm.create({ arm, task, seed });
+  const arm24 = new TracingArm(sim);
+  const expert = new WipeExpert(arm, spec, { seed, stepPeriodS: BUNDLED_POLICY.stepPeriodS, chunkSteps: steps });
+  const camera = new WipeCamera(arm, spec);
+  const recorder = new Recorder({
+    info: { mode: "lockstep", arm, jointNames: [...arm.joints.map((j) => j.name), arm.gripper.name], tactile: { rows: 4, cols: 4, pitchM: 0.014 }, policyName: "scripted expert", notes: { seed, instruction: WIPE_INSTRUCTION, perturbations: seed % 2 === 0 } },
+    clock: RecordingClock.forSimulation(0n),
+    sinks: [await McapSink.create({ path: join(outDir, `episode_${String(seed).padStart(4, "0")}.mcap`), flushIntervalMs: 0 })],
+    tfPeriodNs: 0,
+  });
+  recorder.instruction(WIPE_INSTRUCTION, 0);
+  const plans: { timeS: number; chunk: Float64Array }[] = [];
+  const deltas = new Float64Array(steps * dim);
+  const normalized = new Float64Array(steps * dim);
+  const result = runExpertEpisode(arm24, expert, {
+    replanPeriodS: BUNDLED_POLICY.replanPeriodS,
+    onChunk: (obs, chunk) => {
+      const frame = camera.observe(obs.positions, obs.wrench, obs.timeNs);
+      chunkToDeltas(chunk, obs.positions, steps, dim, deltas);
+      normalizeInto(deltas, dim, model.stats, normalized, { clip: true });
+      const rows = Array.from({ length: steps }, (_, i) => Array.from(normalized.subarray(i * dim, (i + 1) * dim)));
+      const tokens = model.tokenizer.encode(rows);
+      tokenTotal += tokens.length;
+      tokenMax = Math.max(tokenMax, tokens.length);
+      recorder.sensors(obs);
+      recorder.image(frame);
+      recorder.chunk({ actions: chunk, steps, dim, stepPeriodNs: stepNs, observationTimeNs: obs.timeNs, arrivalTimeNs: obs.timeNs, sequence: plans.length + 1 }, obs.timeNs);
+      void recorder.wrapPolicy({ name: "scripted expert", infer: async () => ({ kind: "tokens", tokens }) }, () => obs.timeNs).infer(obs as never, new AbortController().signal);
+      writeSync(imagesFd, frame.data);
+      writeSync(samplesFd, JSON.stringify({ episode: seed, timeS: obs.timeNs * 1e-9, instruction: WIPE_INSTRUCTION, tokens, positions: Array.from(obs.positions), wrench: Array.from(obs.wrench) }) + "\n");
+      frames++;
+      plans.push({ timeS: obs.timeNs * 1e-9, chunk: chunk.slice() });
+    },
+  });
+  await new Promise((r) => setImmediate(r));
+  await recorder.close();
+  sim.close();
+  if (result.metrics.success) successes++;
+
+  // RDP samples: the plan at t0 on the decoder's grid (encoder input) vs. what was commanded over the next 32 ticks
+  // (the expert kept replanning from touch), with the touch of those ticks.
+  const planned = new Float64Array(rdp.chunkSteps * dim);
+  for (const plan of plans) {
+    const k0 = Math.round(plan.timeS / rdpPeriodS);
+    if (k0 + rdp.chunkSteps > arm24.commands.length) continue;
+    resampleChunk(plan.chunk, steps, dim, stepNs, rdp.chunkSteps, rdpPeriodS * 1e9, planned);
+    const executed = new Float64Array(rdp.chunkSteps * dim);
+    const touch = new Float32Array(rdp.chunkSteps * touchWidth);
+    for (let k = 0; k < rdp.chunkSteps; k++) {
+      executed.set(arm24.commands[k0 + k], k * dim);
+      touch.set(arm24.touch[k0 + k], k * touchWidth);
+    }
+    const record = new Float32Array(rdp.chunkSteps * (2 * dim + touchWidth));
+    record.set(normalizeCommands(planned, rdp), 0);
+    record.set(normalizeCommands(executed, rdp), rdp.chunkSteps * dim);
+    record.set(touch, 2 * rdp.chunkSteps * dim);
+    writeSync(rdpFd, new Uint8Array(record.buffer));
+    rdpEpisodes.push(seed);
+  }
+  process.stdout.write(`\rdemonstrations: ${seed}/${episodes} episodes, ${frames} frames, ${rdpEpisodes.length} rdp chunks, expert success ${successes}/${seed}   `);
+}
+closeSync(imagesFd);
+closeSync(samplesFd);
+closeSync(rdpFd);
+const summary = {
+  episodes,
+  perturbedEpisodes: Math.floor(episodes / 2),
+  frames,
+  image: { width: 112, height: 112, channels: 3 },
+  rdpChunks: rdpEpisodes.length,
+  expertSuccessRate: successes / episodes,
+  meanFastTokensPerChunk: tokenTotal / frames,
+  maxFastTokensPerChunk: tokenMax,
+  recordSeconds: (Date.now() - started) / 1000,
+};
+writeFileSync(join(outDir, "rdp_index.json"), JSON.stringify({ layout: { chunkSteps: rdp.chunkSteps, dim, touch: touchWidth, order: "planned (normalized), executed (normalized), touch features" }, episodes: rdpEpisodes }) + "\n");
+writeFileSync(join(outDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+console.log(`\n${JSON.stringify(summary)}`);

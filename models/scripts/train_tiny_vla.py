@@ -1,0 +1,303 @@
+"""Train the tiny NORA-style VLA on the wipe demonstrations and export it in the runner's ONNX split.
+
+Input: the flat tensors models/scripts/record_demos.ts writes (vla_images.u8, vla_samples.jsonl): per policy step a
+112 x 112 WipeCamera frame (src/sim/camera.ts), the instruction and the expert's chunk as FAST tokens (bundled
+tokenizer models/wipe_expert/fast_tokenizer, per-step joint deltas normalized with models/wipe_expert/norm_stats.json).
+
+Model: the module definitions of export_tiny_vla.py (vision encoder, compact NORA vocabulary, Qwen2-style decoder with
+M-RoPE), imported from that script and exported with its export() function, so the files have exactly the contract
+the TypeScript runner reads. Sizes are set here (wider and deeper than the memorizing model); the runner reads them
+from the files. Proprioception and touch reach the model through the camera frame's gauge strip.
+
+Training: teacher-forced cross-entropy over the tokens the runner may choose (the action range and the end tokens),
+Adam, fixed seed, one thread. Episodes with seed > episodes - held_out are held out for the metrics.
+
+Usage: python models/scripts/train_tiny_vla.py [demos=/tmp/demos] [steps=1500]
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+import export_tiny_vla as base  # noqa: E402
+from fast_encode import FastEncoder  # noqa: E402
+
+OUT = os.path.join(ROOT, "models", "wipe_vla")
+WIPE = os.path.join(ROOT, "models", "wipe_expert")
+SEED = 20251129
+IMAGE = 112
+GRID = IMAGE // base.PATCH  # 8 x 8 patches, 16 image tokens
+HELD_OUT_EPISODES = 12
+BATCH = 32
+LR = 2e-3
+
+# Sizes of this model (the export script's module definitions read these globals).
+base.OUT = OUT
+base.HIDDEN = 128
+base.LAYERS = 2  # export_tiny_vla.DecoderExport takes the past of exactly two layers
+base.HEADS = 4
+base.KV_HEADS = 2
+base.HEAD_DIM = 32
+base.MLP = 256
+base.MROPE_SECTION = [4, 6, 6]  # sums to HEAD_DIM / 2
+base.VISION_HIDDEN = 64
+
+
+def patchify(images: np.ndarray) -> np.ndarray:
+    """[n, H, W, 3] uint8 -> [n, patches, 1176] in the Qwen2-VL processor's order (as the runner computes it)."""
+    x = images.astype(np.float32) / 255.0
+    x = (x - np.array(base.MEAN, dtype=np.float32)) / np.array(base.STD, dtype=np.float32)
+    n = x.shape[0]
+    x = x.transpose(0, 3, 1, 2)[:, None].repeat(base.TEMPORAL_PATCH, axis=1)  # [n, T, C, H, W]
+    m, p = base.MERGE, base.PATCH
+    x = x.reshape(n, base.TEMPORAL_PATCH, 3, GRID // m, m, p, GRID // m, m, p)
+    x = x.transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)
+    return np.ascontiguousarray(x.reshape(n, GRID * GRID, base.PATCH_DIM))
+
+
+def vision_batch(vision: base.VisionEncoder, pixels: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """VisionEncoder.forward for a batch of single images ([b, patches, 1176] -> [b, patches / 4, hidden]),
+    each image attending only to itself, as one call of the exported encoder per frame does."""
+    b, n, _ = pixels.shape
+    x = vision.patch_embed(pixels) + vision.pos_proj(vision.positions(n, grid))
+    blk = vision.block
+    d = x.shape[-1]
+    q, k, v = blk.qkv(blk.norm1(x)).view(b, n, 3, blk.heads, d // blk.heads).permute(2, 0, 3, 1, 4)
+    att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // blk.heads), dim=-1)
+    x = x + blk.proj((att @ v).transpose(1, 2).reshape(b, n, d))
+    x = x + blk.fc2(torch.nn.functional.gelu(blk.fc1(blk.norm2(x))))
+    x = vision.merge_norm(x).reshape(b, -1, base.MERGE * base.MERGE * base.VISION_HIDDEN)
+    return vision.merger2(torch.nn.functional.gelu(vision.merger1(x)))
+
+
+def load(demos: str):
+    rows = [json.loads(line) for line in open(os.path.join(demos, "vla_samples.jsonl"))]
+    images = np.fromfile(os.path.join(demos, "vla_images.u8"), dtype=np.uint8).reshape(len(rows), IMAGE, IMAGE, 3)
+    return rows, images
+
+
+def main() -> None:
+    demos = sys.argv[1] if len(sys.argv) > 1 else "/tmp/demos"
+    train_steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1500
+    torch.manual_seed(SEED)
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+    os.makedirs(OUT, exist_ok=True)
+    from tokenizers import Tokenizer
+
+    started = time.time()
+    shutil.copyfile(os.path.join(ROOT, "models", "tiny_vla", "tokenizer.json"), os.path.join(OUT, "tokenizer.json"))
+    tok = Tokenizer.from_file(os.path.join(OUT, "tokenizer.json"))
+    fast = FastEncoder.load(os.path.join(WIPE, "fast_tokenizer"))
+    action_count = fast.vocab_size
+    rows, images = load(demos)
+    instructions = sorted({r["instruction"] for r in rows})
+    if len(instructions) != 1:
+        raise SystemExit(f"expected one instruction in the demonstrations, got {instructions}")
+    n_image = GRID * GRID // (base.MERGE * base.MERGE)
+    prompt_ids = tok.encode(base.prompt_text(instructions[0], n_image)).ids
+    grid_thw = np.array([[1, GRID, GRID]], dtype=np.int64)
+    prompt_pos, rope_delta = base.rope_index(prompt_ids, (1, GRID, GRID))
+    episodes = np.array([r["episode"] for r in rows])
+    last_episode = int(episodes.max())
+    held = episodes > last_episode - HELD_OUT_EPISODES
+    grid_t = torch.from_numpy(grid_thw)
+
+    # Vocabulary rows: the text part of the compact table is the tokenizer's own vocabulary (without added tokens).
+    text_size = max(i for i in tok.get_vocab(with_added_tokens=False).values() if i < base.FIRST_SPECIAL_ID) + 1
+    vocab = base.CompactVocab(text_size)
+    table = torch.nn.Parameter(torch.randn(vocab.size, base.HIDDEN) * 0.05)
+    vision = base.VisionEncoder()
+    embed = base.EmbedTokens(table, vocab)
+    decoder = base.Decoder(table, vocab)
+    allowed = base.restricted_rows(vocab, action_count)  # action rows then im_end, endoftext
+    end_choice = action_count  # index of <|im_end|> among the allowed rows
+
+    max_target = max(len(r["tokens"]) for r in rows) + 1
+    P = len(prompt_ids)
+    L = P + max_target - 1
+    # Input ids and targets (index among the allowed rows, -100 = padding) for every sample.
+    ids = np.full((len(rows), L), base.IM_END, dtype=np.int64)
+    targets = np.full((len(rows), max_target), -100, dtype=np.int64)
+    lengths = np.zeros(len(rows), dtype=np.int64)
+    for i, r in enumerate(rows):
+        t = r["tokens"]
+        ids[i, :P] = prompt_ids
+        ids[i, P : P + len(t)] = [base.ACTION_FIRST_ID + x for x in t]
+        targets[i, : len(t)] = t
+        targets[i, len(t)] = end_choice
+        lengths[i] = len(t) + 1
+    ids_t = torch.from_numpy(ids)
+    targets_t = torch.from_numpy(targets)
+    positions = np.concatenate([prompt_pos, np.arange(P, L)[None, :].repeat(3, axis=0) + rope_delta], axis=1)
+    positions_t = torch.from_numpy(positions)[:, None, :]
+    image_mask = torch.from_numpy(np.array(prompt_ids + [0] * (L - P)) == base.IMAGE_PAD)
+
+    params = list(vision.parameters()) + list(decoder.parameters())
+    opt = torch.optim.Adam(params, lr=LR)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=train_steps, pct_start=max(0.05, 2.0 / train_steps))
+    train_idx = np.nonzero(~held)[0]
+    val_idx = np.nonzero(held)[0]
+    gen = np.random.default_rng(SEED)
+
+    def forward(batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        b = len(batch)
+        x = embed(ids_t[batch]).clone()
+        feats = vision_batch(vision, torch.from_numpy(patchify(images[batch])), grid_t)
+        x[:, image_mask] = feats
+        attn = (torch.arange(L)[None, :] < (P + torch.from_numpy(lengths[batch]) - 1)[:, None]).to(torch.int64)
+        h, _ = decoder.hidden(x, attn, positions_t.expand(3, b, L), base.empty_past(b))
+        logits = decoder.compact_logits(h[:, P - 1 :])[..., allowed]  # [b, max_target, allowed]
+        return logits, targets_t[batch]
+
+    history = []
+    for step in range(1, train_steps + 1):
+        batch = gen.choice(train_idx, BATCH, replace=False)
+        logits, tgt = forward(batch)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == train_steps:
+            acc = token_accuracy(forward, val_idx[:256])
+            history.append({"step": step, "loss": round(float(loss), 4), "heldOutTokenAccuracy": round(acc, 4)})
+            print(f"step {step}: loss {float(loss):.4f}  held-out token accuracy {acc:.3f}  ({time.time() - started:.0f} s)", file=sys.stderr)
+    train_seconds = time.time() - started
+    vision.eval(), decoder.eval()
+
+    report = {
+        "seed": SEED,
+        "demonstrations": {"episodes": last_episode, "frames": len(rows), "trainFrames": int(len(train_idx)), "heldOutFrames": int(len(val_idx)), "heldOutEpisodes": HELD_OUT_EPISODES},
+        "trainSteps": train_steps,
+        "batch": BATCH,
+        "trainSeconds": round(train_seconds, 1),
+        "parameters": int(sum(p.numel() for p in params)),
+        "history": history,
+        "teacherForcedTokenAccuracy": {"train": round(token_accuracy(forward, train_idx[:: max(1, len(train_idx) // 512)]), 4), "heldOut": round(token_accuracy(forward, val_idx), 4)},
+    }
+    base.export(vision, embed, decoder)
+    report.update(greedy_metrics(rows, images, val_idx, prompt_ids, prompt_pos, rope_delta, grid_thw, fast, action_count))
+
+    config = {
+        "format": "qwen2-vl-onnx-split/1",
+        "files": {"visionEncoder": "vision_encoder.onnx", "embedTokens": "embed_tokens.onnx", "decoder": "decoder_model_merged.onnx", "tokenizer": "tokenizer.json"},
+        "image": {"width": IMAGE, "height": IMAGE, "patchSize": base.PATCH, "temporalPatchSize": base.TEMPORAL_PATCH, "mergeSize": base.MERGE, "mean": base.MEAN, "std": base.STD},
+        "prompt": {"systemPrompt": base.SYSTEM_PROMPT},
+        "actionTokens": {"mapping": "offset", "firstId": base.ACTION_FIRST_ID, "count": action_count},
+        "endTokens": ["<|im_end|>", "<|endoftext|>"],
+        "maxNewTokens": 64,
+        "chunk": {
+            "steps": 10,
+            "dim": 7,
+            "stepPeriodS": 0.1,
+            "fastTokenizer": "../wipe_expert/fast_tokenizer",
+            "normStats": "../wipe_expert/norm_stats.json",
+            "normStatsKey": "vla_arm6_wipe",
+            "actionSpace": "joint-delta",
+        },
+    }
+    with open(os.path.join(OUT, "vla_config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(OUT, "train_report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "history"}, indent=2))
+
+
+def token_accuracy(forward, idx: np.ndarray) -> float:
+    """Teacher-forced: the argmax over the allowed tokens equals the expert's next token."""
+    hit = total = 0
+    with torch.no_grad():
+        for s in range(0, len(idx), 64):
+            logits, tgt = forward(idx[s : s + 64])
+            mask = tgt != -100
+            hit += int(((logits.argmax(-1) == tgt) & mask).sum())
+            total += int(mask.sum())
+    return hit / max(total, 1)
+
+
+def greedy_metrics(rows, images, val_idx, prompt_ids, prompt_pos, rope_delta, grid_thw, fast: FastEncoder, action_count: int) -> dict:
+    """Greedy decoding through onnxruntime on the exported files for held-out frames: does the chunk decode, and how
+    far is it from the expert's (normalized units and joint radians per step)?"""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sess = {n: ort.InferenceSession(os.path.join(OUT, f"{n}.onnx"), opts, providers=["CPUExecutionProvider"]) for n in ("vision_encoder", "embed_tokens", "decoder_model_merged")}
+    stats = json.load(open(os.path.join(WIPE, "norm_stats.json")))["vla_arm6_wipe"]["action"]
+    q01, q99 = np.array(stats["q01"]), np.array(stats["q99"])
+    cand = np.array([base.ACTION_FIRST_ID + i for i in range(action_count)] + [base.IM_END, base.ENDOFTEXT])
+    pick = val_idx[:: max(1, len(val_idx) // 100)]
+    decoded_ok = ended = exact = 0
+    errs_norm, errs_rad, lengths = [], [], []
+    for i in pick:
+        px = patchify(images[i : i + 1])[0]
+        feats = sess["vision_encoder"].run(None, {"pixel_values": px, "grid_thw": grid_thw})[0]
+        ids = list(prompt_ids)
+        emb = sess["embed_tokens"].run(None, {"input_ids": np.array([ids], dtype=np.int64)})[0]
+        emb[0][np.array(ids) == base.IMAGE_PAD] = feats
+        feeds = {"inputs_embeds": emb, "attention_mask": np.ones((1, len(ids)), dtype=np.int64), "position_ids": prompt_pos[:, None, :]}
+        for l in range(base.LAYERS):
+            for kv in ("key", "value"):
+                feeds[f"past_key_values.{l}.{kv}"] = np.zeros((1, base.KV_HEADS, 0, base.HEAD_DIM), dtype=np.float32)
+        out = []
+        stop = False
+        for _ in range(64):
+            res = sess["decoder_model_merged"].run(None, feeds)
+            token = int(cand[np.argmax(res[0][0, -1][cand])])
+            if token in (base.IM_END, base.ENDOFTEXT):
+                stop = True
+                break
+            out.append(token - base.ACTION_FIRST_ID)
+            ids.append(token)
+            feeds = {
+                "inputs_embeds": sess["embed_tokens"].run(None, {"input_ids": np.array([[token]], dtype=np.int64)})[0],
+                "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+                "position_ids": np.full((3, 1, 1), len(ids) - 1 + rope_delta, dtype=np.int64),
+            }
+            for l in range(base.LAYERS):
+                feeds[f"past_key_values.{l}.key"] = res[1 + 2 * l]
+                feeds[f"past_key_values.{l}.value"] = res[2 + 2 * l]
+        ended += stop
+        lengths.append(len(out))
+        expert = rows[i]["tokens"]
+        exact += out == expert
+        try:
+            got = fast.decode(out, 10, 7)
+        except Exception:
+            continue
+        decoded_ok += 1
+        want = fast.decode(expert, 10, 7)
+        errs_norm.append(float(np.sqrt(((got - want) ** 2)[:, :6].mean())))
+        # normalized [-1, 1] -> joint delta (rad) per step
+        scale = (q99 - q01) / 2
+        errs_rad.append(float(np.sqrt((((got - want) * scale) ** 2)[:, :6].mean())))
+    n = len(pick)
+    return {
+        "greedyOnnxruntimeHeldOut": {
+            "frames": n,
+            "endTokenRate": ended / n,
+            "strictDecodeRate (python reference decoder)": decoded_ok / n,
+            "exactChunkRate": exact / n,
+            "meanTokens": float(np.mean(lengths)),
+            "chunkRmsNormalized": float(np.mean(errs_norm)) if errs_norm else None,
+            "jointDeltaRmsRadPerStep": float(np.mean(errs_rad)) if errs_rad else None,
+        }
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+// The trained wipe models through the runtime's own code paths. The VLA: held-out observations (a task seed the
+// demonstrations never used, rendered by the same WipeCamera), the real runner, greedy decoding, the strict FAST
+// decoder; its chunks must decode and must be closer to the scripted expert's than standing still is. The RDP pair:
+// a held-out chunk written by train_rdp.py, the encoder session and the TypeScript GRU step with the recorded touch.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadArmDescription } from "../../src/kinematics/description.js";
+import { normalizeInto } from "../../src/policy/normalization.js";
+import { loadRdpContract, RdpEncoder, RdpGruDecoder, touchFeaturesInto } from "../../src/policy/rdp.js";
+import { loadVlaConfig, VlaRunner, vlaChunkCodec } from "../../src/policy/vla.js";
+import type { ImageFrame } from "../../src/runtime/slowExecutor.js";
+import { WipeCamera, WIPE_CAMERA } from "../../src/sim/camera.js";
+import { WipeExpert, runExpertEpisode } from "../../src/sim/expert.js";
+import { BUNDLED_POLICY, chunkToDeltas, loadBundledExpertModel } from "../../src/sim/expertPolicy.js";
+import { MujocoArm } from "../../src/sim/mujocoArm.js";
+import { publicSpec, sampleWipeTask } from "../../src/sim/task.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const VLA_DIR = join(ROOT, "models", "wipe_vla");
+const RDP_DIR = join(ROOT, "models", "wipe_rdp");
+const INSTRUCTION = "wipe the marked area";
+/** Demonstrations used seeds 1..120; this one was never seen. */
+const HELD_OUT_SEED = 977;
+const arm = loadArmDescription(join(ROOT, "sim", "arm", "description.json"));
+const dim = arm.joints.length + 1;
+const steps = BUNDLED_POLICY.chunkSteps;
+
+interface HeldOut {
+  frame: ImageFrame;
+  /** The expert's chunk for this observation as the policy target: normalized per-step deltas. */
+  target: Float64Array;
+  /** Standing still, normalized the same way. */
+  still: Float64Array;
+  positions: Float64Array;
+}
+
+function rmsJoints(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (i % dim === dim - 1) continue;
+    s += (a[i] - b[i]) ** 2;
+    n++;
+  }
+  return Math.sqrt(s / n);
+}
+
+describe("trained wipe VLA through the runner", () => {
+  let runner: VlaRunner;
+  const heldOut: HeldOut[] = [];
+
+  beforeAll(async () => {
+    runner = await VlaRunner.load({ dir: VLA_DIR, session: { intraOpNumThreads: 1 } });
+    const model = loadBundledExpertModel(ROOT);
+    const task = sampleWipeTask(HELD_OUT_SEED, { perturbations: true });
+    const spec = publicSpec(task);
+    const sim = await MujocoArm.create({ arm, task, seed: HELD_OUT_SEED });
+    const expert = new WipeExpert(arm, spec, { seed: HELD_OUT_SEED, stepPeriodS: BUNDLED_POLICY.stepPeriodS, chunkSteps: steps });
+    const camera = new WipeCamera(arm, spec);
+    let k = 0;
+    runExpertEpisode(sim, expert, {
+      replanPeriodS: BUNDLED_POLICY.replanPeriodS,
+      maxDurationS: 12,
+      onChunk: (obs, chunk) => {
+        const frame = camera.observe(obs.positions, obs.wrench, obs.timeNs);
+        // Every 6th policy step (1.2 s apart): approach, descent and wiping.
+        if (k++ % 6 !== 0) return;
+        const deltas = chunkToDeltas(chunk, obs.positions, steps, dim);
+        const target = new Float64Array(deltas.length);
+        normalizeInto(deltas, dim, model.stats, target, { clip: true });
+        const zero = new Float64Array(deltas.length);
+        for (let i = 0; i < steps; i++) zero[i * dim + dim - 1] = deltas[i * dim + dim - 1];
+        const still = new Float64Array(deltas.length);
+        normalizeInto(zero, dim, model.stats, still, { clip: true });
+        heldOut.push({ frame: { ...frame, data: frame.data.slice() }, target, still, positions: obs.positions.slice() });
+      },
+    });
+    sim.close();
+  }, 60_000);
+
+  afterAll(async () => {
+    await runner?.release();
+  });
+
+  it("reads the camera size from its config", () => {
+    const config = loadVlaConfig(VLA_DIR);
+    expect([config.image.width, config.image.height]).toEqual([WIPE_CAMERA.widthPx, WIPE_CAMERA.heightPx]);
+  });
+
+  it("ends every held-out chunk with the end token; most decode strictly, into chunks nearer the expert's than standing still", async () => {
+    const config = loadVlaConfig(VLA_DIR);
+    const codec = vlaChunkCodec(VLA_DIR, config, arm);
+    expect(heldOut.length).toBeGreaterThanOrEqual(8);
+    let modelError = 0;
+    let stillError = 0;
+    let decodedCount = 0;
+    for (const h of heldOut) {
+      const out = await runner.generate(h.frame, INSTRUCTION);
+      expect(out.stop).toBe("end");
+      expect(out.fastIds.length).toBeGreaterThan(0);
+      const decoded = codec.decoder(out.fastIds);
+      // A malformed sequence is caught by the strict decoder (the slow executor drops that chunk), never garbage.
+      if (decoded instanceof Error) {
+        expect(decoded.message).toMatch(/^FAST decode: expected 70 coefficients/);
+        continue;
+      }
+      decodedCount++;
+      expect(decoded.length).toBe(steps * dim);
+      modelError += rmsJoints(decoded, h.target);
+      stillError += rmsJoints(h.still, h.target);
+    }
+    // train_report.json: 89 % of held-out chunks decode; require three quarters here.
+    expect(decodedCount).toBeGreaterThanOrEqual(Math.ceil(0.75 * heldOut.length));
+    expect(modelError).toBeLessThan(stillError);
+  }, 120_000);
+
+  it("is not a constant: the held-out frames (approach, descent, wiping) get different chunks", async () => {
+    const distinct = new Set<string>();
+    for (const h of heldOut) distinct.add((await runner.generate(h.frame, INSTRUCTION)).fastIds.join(","));
+    expect(distinct.size).toBeGreaterThanOrEqual(Math.ceil(heldOut.length / 2));
+  }, 60_000);
+  // Known limitation (MODEL_CARD.md): at the start pose, moving the marked area from y = -0.12 m to +0.12 m does not
+  // change the greedy chunk; the model keys on the arm state more than on where the area is.
+});
+
+describe("trained wipe RDP pair", () => {
+  const fixturePath = join(RDP_DIR, "heldout_sample.json");
+  it("reconstructs a held-out executed chunk from the plan's latent and the live touch within the reported error", async () => {
+    expect(existsSync(fixturePath)).toBe(true);
+    const sample = JSON.parse(readFileSync(fixturePath, "utf8")) as { planned: number[]; executed: number[]; touch: number[]; reconstructionRmsRad: number; planRmsRad: number };
+    const contract = loadRdpContract(RDP_DIR);
+    const encoder = await RdpEncoder.load(RDP_DIR, { intraOpNumThreads: 1 });
+    const decoder = RdpGruDecoder.fromSafetensors(join(RDP_DIR, contract.files.decoderWeights), contract);
+    const latent = await encoder.encode(Float32Array.from(sample.planned));
+    await encoder.release();
+    const touchWidth = contract.touch.wrench + contract.touch.tactile;
+    const repeat = contract.chunkSteps / contract.latentSteps;
+    const x = new Float64Array(decoder.inputSize);
+    const hidden = new Float64Array(decoder.hiddenSize);
+    const action = new Float64Array(contract.action.dim);
+    let sum = 0;
+    let n = 0;
+    for (let k = 0; k < contract.chunkSteps; k++) {
+      for (let i = 0; i < contract.latentWidth; i++) x[i] = latent[Math.floor(k / repeat) * contract.latentWidth + i];
+      // The recorded touch is already in feature units (record_demos.ts ran touchFeaturesInto): it goes right after
+      // the latent, where touchFeaturesInto writes in the fast loop.
+      for (let i = 0; i < touchWidth; i++) x[contract.latentWidth + i] = sample.touch[k * touchWidth + i];
+      decoder.step(x, hidden, hidden, action);
+      for (let d = 0; d < contract.action.dim - 1; d++) {
+        const halfRange = (contract.action.high[d] - contract.action.low[d]) / 2;
+        sum += ((action[d] - sample.executed[k * contract.action.dim + d]) * halfRange) ** 2;
+        n++;
+      }
+    }
+    const rmsRad = Math.sqrt(sum / n);
+    expect(rmsRad).toBeLessThan(sample.reconstructionRmsRad + 1e-4);
+    expect(rmsRad).toBeGreaterThan(sample.reconstructionRmsRad - 1e-4);
+    // On this chunk (the held-out one with the largest force reaction) the decoder beats running the plan as is.
+    expect(rmsRad).toBeLessThan(sample.planRmsRad);
+    // The reference scaling agrees with the runtime's feature function on a raw wrench/taxel sample.
+    const features = new Float64Array(touchWidth);
+    touchFeaturesInto(new Float64Array([0, 0, -10, 0, 0, 0]), new Float64Array(contract.touch.tactile).fill(1), contract, features, 0);
+    expect(features[2]).toBeCloseTo(-10 / contract.touch.scale[2], 12);
+  }, 30_000);
+});
