@@ -47,6 +47,7 @@ export const configSchema = z
       sensorMaxAgeMs: z.number().min(1).max(10_000).default(50).describe("hold position when the newest sensor sample is older than this"),
       workspaceMinM: z.tuple([z.number(), z.number(), z.number()]).default([-0.9, -0.9, -0.05]).describe("end-effector workspace box, lower corner (m)"),
       workspaceMaxM: z.tuple([z.number(), z.number(), z.number()]).default([0.9, 0.9, 1.2]).describe("end-effector workspace box, upper corner (m)"),
+      maxContactForceN: z.number().positive().max(1000).default(40).describe("above this wrist force the tool may not move further into the contact (N)"),
     }),
     reactive: section({
       kind: z.enum(["passthrough", "compliance", "rdp"]).default("compliance").describe("fast-loop step from touch and force: none, force-feedback compliance, or the RDP decoder (latent + newest touch)"),

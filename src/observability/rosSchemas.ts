@@ -129,7 +129,7 @@ const DEFINITIONS: Record<string, string> = {
     "std_msgs/Header header",
     "uint64 tick",
     "# Bit set: NonFinite 1, PositionLimit 2, VelocityLimit 4, AccelerationLimit 8, MaxStep 16, Workspace 32,",
-    "# StaleSensors 64, PolicyLate 128, EmergencyStop 256.",
+    "# StaleSensors 64, PolicyLate 128, EmergencyStop 256, ForceLimit 512.",
     "uint32 reasons",
     "uint32 previous_reasons",
     "string[] reason_names",

@@ -515,6 +515,7 @@ export interface SafetyConfig {
   sensorMaxAgeNs?: number;
   workspace?: SafetyStageOptions["workspace"];
   maxStepPerTick?: SafetyStageOptions["maxStepPerTick"];
+  maxContactForceN?: SafetyStageOptions["maxContactForceN"];
 }
 
 /** Everything the fast side is made of. Structured-clonable. */
@@ -652,6 +653,7 @@ export async function buildFastLoop(config: FastLoopConfig, state: SharedRuntime
     sensorMaxAgeNs: config.safety?.sensorMaxAgeNs ?? 50e6,
     workspace: config.safety?.workspace,
     maxStepPerTick: config.safety?.maxStepPerTick,
+    maxContactForceN: config.safety?.maxContactForceN,
   });
   const reactive = await registry.buildReactive(config.reactive, context);
   const { backend, publishSensors, report } = await registry.buildBackend(config.backend, context);

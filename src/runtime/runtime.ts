@@ -134,6 +134,7 @@ export function fastOptionsFromConfig(config: RuntimeConfig): RuntimeOptions["fa
     safety: {
       sensorMaxAgeNs: config.safety.sensorMaxAgeMs * 1e6,
       workspace: { minM: config.safety.workspaceMinM, maxM: config.safety.workspaceMaxM },
+      maxContactForceN: config.safety.maxContactForceN,
     },
   };
 }

@@ -22,6 +22,11 @@ export interface SafetyOptions {
   workspace?: { minM: Vec3; maxM: Vec3 };
   /** Largest change of an arm joint per tick (rad). Default 1.5 * that joint's velocity limit * control period. */
   maxStepPerTick?: number;
+  /**
+   * Contact force limit (N) on the wrist wrench: above it the tool may not move further into the contact (the
+   * command that would keep the last safe one instead); moving away is always allowed. Default: no limit.
+   */
+  maxContactForceN?: number;
 }
 /** Same options under the name the fast loop imports. */
 export type SafetyStageOptions = SafetyOptions;
@@ -35,6 +40,9 @@ const REASON_NAMES = Object.keys(SafetyReason) as SafetyReasonName[];
  */
 const FAULT_BRAKE_JERK_PER_ACCELERATION = 20;
 const LATE_BRAKE_JERK_PER_ACCELERATION = 5;
+
+/** A command moving the tool into a contact by less than this (m per tick) is rounding noise, not pressing. */
+const CONTACT_MOTION_TOLERANCE_M = 1e-7;
 
 /** Relative slack before a clamp counts as an intervention (a trajectory exactly at a limit is not one). */
 const LIMIT_SLACK = 1e-9;
@@ -98,6 +106,9 @@ export class SafetyStage implements SafetyGate {
   private readonly toolRot = new Float64Array(9);
   /** How far (m, summed over axes) the last command's tool is outside the box: 0 inside. */
   private lastBoxViolationM = 0;
+  private readonly maxContactForceN: number;
+  private readonly lastToolPos = new Float64Array(3);
+  private readonly contactForceWorld = new Float64Array(3);
 
   constructor(options: SafetyOptions) {
     const arm = options?.arm;
@@ -148,10 +159,14 @@ export class SafetyStage implements SafetyGate {
         this.boxMin[k] = minM[k];
         this.boxMax[k] = maxM[k];
       }
-      this.kinematics = new ArmKinematics(arm);
     } else {
-      this.kinematics = null;
+      this.boxMin.fill(-Infinity);
+      this.boxMax.fill(Infinity);
     }
+    const maxForce = options.maxContactForceN;
+    if (maxForce !== undefined && !(maxForce > 0)) throw new Error(`safety: expected maxContactForceN > 0 (N), got ${maxForce}`);
+    this.maxContactForceN = maxForce ?? Infinity;
+    this.kinematics = options.workspace || maxForce !== undefined ? new ArmKinematics(arm) : null;
 
     this.last = new Float64Array(dim);
     this.lastVel = new Float64Array(dim);
@@ -277,9 +292,38 @@ export class SafetyStage implements SafetyGate {
       } else {
         this.lastBoxViolationM = violation;
       }
+      // Pressing harder than the limit: keep the last safe command unless this one moves the tool away.
+      if (!stopped && this.pushesIntoContact(out, sensors)) {
+        for (let d = 0; d < dim; d++) out[d] = this.last[d];
+        reasons |= SafetyReason.ForceLimit;
+        stopped = true;
+      }
     }
     this.commit(nowNs, out, dtS, stopped);
     return this.count(reasons);
+  }
+
+  /**
+   * True when the wrist force exceeds the contact limit and `command` moves the tool against it (further into the
+   * contact). The wrench is the force the environment applies to the tool, in the tool frame.
+   */
+  private pushesIntoContact(command: ArrayLike<number>, sensors: SensorSnapshot): boolean {
+    const f = sensors.wrench;
+    const fx = f[0];
+    const fy = f[1];
+    const fz = f[2];
+    const magnitude = Math.sqrt(fx * fx + fy * fy + fz * fz);
+    if (!(magnitude > this.maxContactForceN) || !this.kinematics) return false;
+    const rot = this.toolRot;
+    const world = this.contactForceWorld;
+    this.kinematics.forward(sensors.positions, this.toolPos, rot);
+    for (let r = 0; r < 3; r++) world[r] = rot[3 * r] * fx + rot[3 * r + 1] * fy + rot[3 * r + 2] * fz;
+    this.kinematics.forward(this.last, this.lastToolPos, rot);
+    this.kinematics.forward(command, this.toolPos, rot);
+    let along = 0;
+    for (let k = 0; k < 3; k++) along += (this.toolPos[k] - this.lastToolPos[k]) * world[k];
+    // Tool motion along the contact force (m), with a tolerance far below any real motion per tick.
+    return along / magnitude < -CONTACT_MOTION_TOLERANCE_M;
   }
 
   /** Position, acceleration, velocity, stopping-distance and per-tick step limits, from `target` into `out`. */

@@ -40,6 +40,7 @@ export const SafetyReason = {
   StaleSensors: 1 << 6,
   PolicyLate: 1 << 7,
   EmergencyStop: 1 << 8,
+  ForceLimit: 1 << 9,
 } as const;
 export type SafetyReasonName = keyof typeof SafetyReason;
 

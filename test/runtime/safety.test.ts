@@ -273,3 +273,63 @@ describe("SafetyStage: setup", () => {
     expect(() => stage().apply(0, new Float64Array(3), "ok", sensors(), new Float64Array(7))).toThrow(/length 7/);
   });
 });
+
+describe("SafetyStage: contact force limit", () => {
+  const kinematics = new ArmKinematics(arm);
+  const tool = (q: ArrayLike<number>) => {
+    const p = new Float64Array(3);
+    kinematics.forward(q, p, new Float64Array(9));
+    return p;
+  };
+  /** Joint targets that move the tool by `dzM` vertically from HOME (one damped least-squares solve). */
+  const verticalMove = (dzM: number) => {
+    const start = tool(HOME);
+    const result = kinematics.solve({ positionM: [start[0], start[1], start[2] + dzM] }, HOME.slice(0, 6));
+    expect(result.ok).toBe(true);
+    return [...result.q, HOME[6]];
+  };
+  /** Sensors reporting a wrist force that pushes the tool up (world +z), expressed in the tool frame. */
+  const pressed = (forceN: number) => {
+    const snap = sensors();
+    const rot = new Float64Array(9);
+    kinematics.forward(HOME, new Float64Array(3), rot);
+    for (let c = 0; c < 3; c++) snap.wrench[c] = rot[6 + c] * forceN; // f_tool = R^T * (0, 0, F)
+    return snap;
+  };
+
+  function run(forceN: number, target: number[], ticks = 200) {
+    const safety = stage({ maxContactForceN: 40 });
+    const snap = pressed(forceN);
+    const out = new Float64Array(7);
+    let reasons = 0;
+    for (let k = 1; k <= ticks; k++) {
+      snap.timeNs = k * PERIOD_NS;
+      reasons |= safety.apply(k * PERIOD_NS, Float64Array.from(target), "ok", snap, out);
+    }
+    return { out, reasons, counts: safety.counts() };
+  }
+
+  it("keeps the tool from pressing further into a contact above the limit", () => {
+    const down = verticalMove(-0.03);
+    const { out, reasons, counts } = run(60, down);
+    expect(reasons & SafetyReason.ForceLimit).not.toBe(0);
+    expect(counts.ForceLimit).toBeGreaterThan(100);
+    // The tool did not move down (at most one tick of motion before the first stop).
+    expect(tool(out)[2]).toBeGreaterThan(tool(HOME)[2] - 1e-3);
+  });
+
+  it("always lets the tool move away from the contact, and does nothing below the limit", () => {
+    // (The joint-space path to a target above dips by a few tens of micrometres on the way, which the limit
+    // stops; the tool still leaves the contact.)
+    const up = verticalMove(0.03);
+    const away = run(60, up);
+    expect(tool(away.out)[2]).toBeGreaterThan(tool(HOME)[2] + 0.01);
+    const light = run(20, verticalMove(-0.03));
+    expect(light.reasons & SafetyReason.ForceLimit).toBe(0);
+    expect(tool(light.out)[2]).toBeLessThan(tool(HOME)[2] - 0.01);
+  });
+
+  it("refuses a limit that is not a positive force", () => {
+    expect(() => stage({ maxContactForceN: 0 })).toThrow(/maxContactForceN > 0/);
+  });
+});

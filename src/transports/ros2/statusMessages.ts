@@ -56,7 +56,7 @@ export interface NodeStatusExtras {
   lastError: string | null;
 }
 
-const SAFETY_ORDER: SafetyReasonName[] = ["NonFinite", "PositionLimit", "VelocityLimit", "AccelerationLimit", "MaxStep", "Workspace", "StaleSensors", "PolicyLate", "EmergencyStop"];
+const SAFETY_ORDER: SafetyReasonName[] = ["NonFinite", "PositionLimit", "VelocityLimit", "AccelerationLimit", "MaxStep", "Workspace", "StaleSensors", "PolicyLate", "EmergencyStop", "ForceLimit"];
 
 export function policyStatusMessage(
   status: FastStatusSnapshot | null,
