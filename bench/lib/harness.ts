@@ -6,10 +6,13 @@ import { formatTable, type TableRow } from "../../src/cli/table.js";
 
 /** Median wall time in microseconds of `fn`, measured in batches after a warm-up. */
 export function medianMicros(fn: () => void, options: { warmup?: number; batches?: number; perBatch?: number } = {}): number {
-  const warmup = options.warmup ?? 2000; // enough calls for V8 to optimize the code under test
+  const warmup = options.warmup ?? 2000;
   const batches = options.batches ?? 31;
   const perBatch = options.perBatch ?? 50;
-  for (let i = 0; i < warmup; i++) fn();
+  // At least `warmup` calls and 300 ms of them, so V8 has optimized (and re-optimized after a shape change) the
+  // code under test before anything is timed.
+  const warmupUntil = process.hrtime.bigint() + 300_000_000n;
+  for (let i = 0; i < warmup || process.hrtime.bigint() < warmupUntil; i++) fn();
   const samples: number[] = [];
   for (let b = 0; b < batches; b++) {
     const start = process.hrtime.bigint();
