@@ -21,6 +21,7 @@ import { SafetyStage } from "../../src/runtime/safety.js";
 import { ChunkScheduler, DEFAULT_TRANSITION_MODE, TRANSITION_MODES, type TransitionMode } from "../../src/runtime/scheduler.js";
 import type { ActionChunk, SensorSnapshot } from "../../src/runtime/types.js";
 import { medianMicros, printTable, writeResults, type Row } from "../lib/harness.js";
+import { seededRandom as prng } from "../lib/synthetic.js";
 
 const CONTROL_HZ = 500;
 const CONTROL_PERIOD_NS = 1e9 / CONTROL_HZ;
@@ -53,17 +54,6 @@ const SCENARIOS: Scenario[] = [
 /** The case the default mode is chosen on. */
 const MAIN_SCENARIO = "NORA 10 @ 5 Hz";
 
-/** The mulberry32 generator: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): number {
   const u = Math.max(random(), 1e-12);

@@ -24,22 +24,13 @@ import {
 import { SharedRuntimeState } from "../../src/runtime/sharedState.js";
 import type { SensorSnapshot } from "../../src/runtime/types.js";
 import { RDP_DIR } from "./vlaGolden.js";
+import { mulberry32 as prng } from "../helpers/random.js";
 
 const contract = loadRdpContract(RDP_DIR);
 const decoder = RdpGruDecoder.fromSafetensors(join(RDP_DIR, contract.files.decoderWeights), contract);
 const PERIOD_NS = contract.stepPeriodS * 1e9;
 const READY = [0, 0.37, 0.78, 2.0, 0, 0, 0.04];
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let ort: InferenceSession;
 beforeAll(async () => {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { BeastTokenizer, type BeastConfig } from "../../src/tokenizers/beast.js";
 import { ClampedUniformBSpline, clampedUniformKnots } from "../../src/tokenizers/bspline.js";
+import { mulberry32 as rng } from "../helpers/random.js";
 
-// Deterministic pseudo-random numbers (mulberry32) so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Smooth joint motion (a few sines per DoF) and, if asked, a 0/1 gripper that switches once. */
 function smoothChunk(seed: number, steps: number, dof: number, gripper: boolean, maxCycles = 1.5): number[][] {

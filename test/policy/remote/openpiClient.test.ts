@@ -7,6 +7,7 @@ import { SharedRuntimeState } from "../../../src/runtime/sharedState.js";
 import { SlowExecutor, type Observation } from "../../../src/runtime/slowExecutor.js";
 import type { ActionChunk } from "../../../src/runtime/types.js";
 import { actionsReply, concatBytes, float32Array, mapBytes, ndarrayBytes, OpenpiServerDouble } from "./openpiServerDouble.js";
+import { failure } from "./failure.js";
 
 const never = new AbortController().signal;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -39,16 +40,6 @@ function observation(): Observation {
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<RemotePolicyError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RemotePolicyError);
-    expect((err as Error).message).not.toContain("\n");
-    return err as RemotePolicyError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** A port with nothing listening on it. */
 async function freePort(): Promise<number> {

@@ -8,6 +8,7 @@ import { ZmqPolicyServer, type ZmqPolicyServerOptions } from "../../../src/polic
 import { SharedRuntimeState } from "../../../src/runtime/sharedState.js";
 import { SlowExecutor, type Observation, type PolicyOutput, type SlowPolicy } from "../../../src/runtime/slowExecutor.js";
 import type { ActionChunk } from "../../../src/runtime/types.js";
+import { failure } from "./failure.js";
 
 const never = new AbortController().signal;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -59,16 +60,6 @@ function client(endpoint: string, options: ZmqPolicyClientOptions = {}): ZmqPoli
   return c;
 }
 
-async function failure(promise: Promise<unknown>): Promise<RemotePolicyError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RemotePolicyError);
-    expect((err as Error).message).not.toContain("\n");
-    return err as RemotePolicyError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** A raw REP socket that answers each request with whatever `answer` makes of it (or nothing: "hang"). */
 async function rawServer(answer: (request: Record<string, unknown>, index: number) => Uint8Array | Uint8Array[] | "hang" | Promise<Uint8Array | "hang">, endpoint = "tcp://127.0.0.1:*") {
