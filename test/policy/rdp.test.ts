@@ -4,8 +4,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSession, Tensor, type InferenceSession } from "../../src/policy/onnx.js";
 import {
@@ -25,6 +23,7 @@ import { SharedRuntimeState } from "../../src/runtime/sharedState.js";
 import type { SensorSnapshot } from "../../src/runtime/types.js";
 import { RDP_DIR } from "./vlaGolden.js";
 import { mulberry32 as prng } from "../helpers/random.js";
+import { steadyBytesPerTick } from "../helpers/heap.js";
 
 const contract = loadRdpContract(RDP_DIR);
 const decoder = RdpGruDecoder.fromSafetensors(join(RDP_DIR, contract.files.decoderWeights), contract);
@@ -361,20 +360,3 @@ describe("RDP step in the fast loop", () => {
     expect(steadyBytesPerTick(runPrepared)).toBeLessThanOrEqual(24);
   });
 });
-
-const collectGarbage = (() => {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-})();
-
-function steadyBytesPerTick(run: (ticks: number) => void): number {
-  let best = Infinity;
-  for (let w = 0; w < 10; w++) {
-    collectGarbage();
-    const h0 = process.memoryUsage().heapUsed;
-    run(1000);
-    const h1 = process.memoryUsage().heapUsed;
-    if (h1 >= h0) best = Math.min(best, (h1 - h0) / 1000);
-  }
-  return best;
-}

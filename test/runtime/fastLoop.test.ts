@@ -1,11 +1,10 @@
 import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { loadArmDescription } from "../../src/kinematics/description.js";
 import { buildFastLoop, createBuiltinRegistry, FastLoop, type FastLoopSafety, type VelocityAwareCommandSource } from "../../src/runtime/fastLoop.js";
 import { SharedRuntimeState } from "../../src/runtime/sharedState.js";
 import { SafetyReason, type ActionChunk, type ArmBackend, type ReactiveStep, type SafetyReasonName, type SampleState, type SensorSnapshot } from "../../src/runtime/types.js";
+import { retainedHeapBytes, steadyBytesPerTick } from "../helpers/heap.js";
 
 const arm = loadArmDescription(fileURLToPath(new URL("../../sim/arm/description.json", import.meta.url)));
 const DIM = 7;
@@ -464,31 +463,3 @@ describe("buildFastLoop (real scheduler, safety and compliance, lockstep on this
     expect(steadyBytesPerTick(run)).toBeLessThanOrEqual(24);
   });
 });
-
-const collectGarbage = (() => {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-})();
-
-/** Live heap after a full collection. */
-function retainedHeapBytes(): number {
-  collectGarbage();
-  collectGarbage();
-  return process.memoryUsage().heapUsed;
-}
-
-/**
- * Bytes allocated per tick: heap growth over windows that start right after a full collection (so no collection
- * happens inside one), smallest of ten windows (steady state, after the compiler has settled).
- */
-function steadyBytesPerTick(run: (ticks: number) => void): number {
-  let best = Infinity;
-  for (let w = 0; w < 10; w++) {
-    collectGarbage();
-    const h0 = process.memoryUsage().heapUsed;
-    run(1000);
-    const h1 = process.memoryUsage().heapUsed;
-    if (h1 >= h0) best = Math.min(best, (h1 - h0) / 1000); // a negative delta means a collection ran: discard
-  }
-  return best;
-}

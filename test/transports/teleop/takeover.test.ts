@@ -1,7 +1,5 @@
 // The fast loop's side of teleop: takeover, operator targets through the reactive and safety stages, the
 // watchdog hold, hand-back to the policy, and smoothness on the real loop with the embedded MuJoCo arm.
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { commandDim } from "../../../src/kinematics/description.js";
 import { buildFastLoop, createBuiltinRegistry, FastLoop, type FastLoopSafety, type VelocityAwareCommandSource } from "../../../src/runtime/fastLoop.js";
@@ -276,7 +274,7 @@ describe("FastLoop teleop takeover", () => {
     };
     run(20_000);
     expect(loop.lastCommandSource).toBe("teleop");
-    expect(steadyBytesPerTick(run)).toBeLessThanOrEqual(24);
+    expect(steadyBytesPerTick(run, { windows: 5, ticksPerWindow: 10_000, discardCollected: false })).toBeLessThanOrEqual(24);
   });
 });
 
@@ -328,7 +326,6 @@ describe("takeover and hand-back on the real fast loop with the embedded MuJoCo 
     };
     let lastHand: [number, number, number] = [0, 0, 0];
     let anchorTool: number[] | null = null;
-    let firstTargetTick = -1;
     try {
       for (let k = 0; simNs <= END_S * 1e9; k++) {
         simNs = k * PERIOD_NS;
@@ -344,7 +341,6 @@ describe("takeover and hand-back on the real fast loop with the embedded MuJoCo 
           expect(reply).toBeNull();
           if (anchorTool === null && controller.targetSequence > 0) {
             anchorTool = toolOf(controller.targetPositions);
-            firstTargetTick = k;
           }
         }
         if (k === HANDBACK_S * 500) controller.handle(op, { type: "hand-back" });
@@ -395,6 +391,7 @@ describe("takeover and hand-back on the real fast loop with the embedded MuJoCo 
 });
 
 import { ArmKinematics } from "../../../src/kinematics/kinematics.js";
+import { steadyBytesPerTick } from "../../helpers/heap.js";
 const kin = new ArmKinematics(arm);
 function toolOf(q: ArrayLike<number>): number[] {
   const p = new Float64Array(3);
@@ -403,24 +400,6 @@ function toolOf(q: ArrayLike<number>): number[] {
 }
 
 // ---------- allocation measurement (as in test/runtime/fastLoop.test.ts) ----------
-
-const collectGarbage = (() => {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-})();
-
-/** Bytes allocated per tick: the smallest heap growth per tick over a few windows that start after a full GC. */
-function steadyBytesPerTick(run: (ticks: number) => void): number {
-  let best = Infinity;
-  for (let w = 0; w < 5; w++) {
-    collectGarbage();
-    const h0 = process.memoryUsage().heapUsed;
-    run(10_000);
-    const h1 = process.memoryUsage().heapUsed;
-    best = Math.min(best, (h1 - h0) / 10_000);
-  }
-  return best;
-}
 
 describe("teleop and the emergency stop", () => {
   it("freezes the arm in takeover, and after the reset the operator's target resumes from where it froze", async () => {
