@@ -158,8 +158,6 @@ export class ArmKinematics {
   private readonly ikA = new Float64Array(36);
   private readonly ikErr = new Float64Array(6);
   private readonly ikY = new Float64Array(6);
-  private readonly ikPos = new Float64Array(3);
-  private readonly ikRot = new Float64Array(9);
   private readonly ikRotErr = new Float64Array(3);
 
   constructor(arm: ArmDescription) {
