@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./config/args.js";
 import { ConfigError, loadConfig, optionsHelp } from "./config/load.js";
+import type { RuntimeConfig } from "./config/schema.js";
 import { loadArmDescription } from "./kinematics/description.js";
 import { replayCommand, reportCommand } from "./observability/commands.js";
 import { startLiveView } from "./observability/liveView.js";
@@ -24,7 +25,7 @@ commands:
   teleop ...     the reference teleop client: take over, drive (scripted poses, keyboard jog), hand back
   keys ...       CURVE key pairs for teleop (keys generate --dir keys --name server)
   serve-policy   the scripted expert as a vla-policy ZeroMQ server (--listen tcp://127.0.0.1:5555)
-  eval [N]       N lockstep episodes per configuration (default 50): expert, open loop, reactive, perturbed
+  eval [N]       N lockstep episodes per configuration (default 50): expert, VLA, VLA + RDP, perturbed, stand-in
   bench <name>   benchmarks: tokenizers, runtime (tables + bench/results/<name>.json)
   help           this text and every option
 
@@ -43,6 +44,19 @@ function packageRoot(): string {
   return dir;
 }
 
+/** One line on what drives the arm: the slow policy and the fast loop's reactive step. */
+function describePolicy(config: RuntimeConfig): string {
+  const p = config.policy;
+  const slow =
+    p.kind === "scripted-expert"
+      ? "the scripted wipe expert emitting FAST tokens (a stand-in for a learned policy)"
+      : p.kind === "onnx-vla"
+        ? `the trained VLA in ${p.modelDir} (ONNX Runtime, FAST tokens)`
+        : `a remote ${p.kind} server at ${p.url || "the default address"}`;
+  const fast = { rdp: `; fast loop: the RDP decoder of ${config.reactive.modelDir} with live touch`, compliance: "; fast loop: force-feedback compliance", passthrough: "" }[config.reactive.kind];
+  return `${slow}${fast}`;
+}
+
 async function runCommand(command: string, args: ReturnType<typeof parseArgs>): Promise<number> {
   const root = packageRoot();
   switch (command) {
@@ -50,7 +64,7 @@ async function runCommand(command: string, args: ReturnType<typeof parseArgs>): 
     case "run": {
       const config = loadConfig({ file: args.configFile, overrides: expandAliases(args.overrides) });
       console.log(`vla-runtime: ${config.control.realtime ? "real-time" : "lockstep"} episode of ${config.episode.durationS} s on the embedded MuJoCo arm (seed ${config.episode.seed})`);
-      console.log(`policy: the scripted wipe expert emitting FAST tokens (a stand-in for a learned policy), decoded by the runtime`);
+      console.log(`policy: ${describePolicy(config)}`);
       const liveView = config.observability.viz
         ? await startLiveView({ host: config.observability.vizHost, port: config.observability.vizPort, maxRateHz: config.observability.vizMaxRateHz, arm: loadArmDescription(join(root, "sim", "arm", "description.json")) })
         : undefined;

@@ -5,9 +5,11 @@ Input: rdp.f32 / rdp_index.json from models/scripts/record_demos.ts. One sample 
             runtime's encodeChunkToLatent does, normalized with the contract's joint limits;
   executed  what was actually commanded at those 32 ticks (the expert kept replanning from force and touch);
   touch     the touch features (wrench and taxels, scaled and clipped as the runtime's touchFeaturesInto) of those ticks.
-The encoder sees the plan, the decoder must produce the executed commands from the latent plus the live touch: the
-part of the motion that reacts to contact can only come from the touch input. That is the composition the runtime
-runs (a VLA's chunk through the encoder, the decoder every fast tick with live touch).
+The encoder sees the plan; the decoder produces the correction executed - planned from the latent plus the live
+touch (a "residual" contract: the fast loop adds it to the plan the scheduler plays). The part of the motion that
+reacts to contact can only come from the touch input, and free-air motion stays the plan's smooth curve instead of
+a small network's absolute joint angles. That is the composition the runtime runs (a VLA's chunk through the
+encoder, the decoder every fast tick with live touch).
 
 Model and export: the module definitions and export() of export_rdp.py (same contract, rdp.json copied unchanged).
 Fixed seed, one thread, deterministic. Episodes with seed > last - 12 are held out for the metrics.
@@ -36,6 +38,9 @@ SEED = 20251130
 HELD_OUT_EPISODES = 12
 BATCH = 256
 KL_WEIGHT = 1e-5
+# Residual range per joint (rad): a percentile of |executed - planned| with headroom, never below this.
+MIN_RESIDUAL_RAD = 0.005
+GRIPPER_RESIDUAL_M = 0.01
 
 
 def load(demos: str, dim: int):
@@ -54,6 +59,28 @@ def rms(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> float:
     return float(torch.sqrt((((a - b) * scale) ** 2)[..., :-1].mean()))
 
 
+def residual_range(planned: torch.Tensor, executed: torch.Tensor, half_range: torch.Tensor) -> torch.Tensor:
+    """Symmetric residual half-range per entry (rad, gripper m): the 99.9th percentile of |executed - planned| x 1.25."""
+    res = ((executed - planned) * half_range).abs().reshape(-1, planned.shape[-1])
+    r = torch.quantile(res[:200_000], 0.999, dim=0) * 1.25
+    r = torch.clamp(r, min=MIN_RESIDUAL_RAD)
+    r[-1] = GRIPPER_RESIDUAL_M
+    return r
+
+
+def contract_with_residual(r: torch.Tensor) -> dict:
+    """models/rdp/rdp.json (sizes, touch features, encoder normalization) plus the residual output range."""
+    contract = json.load(open(os.path.join(ROOT, "models", "rdp", "rdp.json")))
+    contract["residual"] = {"low": [round(-float(v), 6) for v in r], "high": [round(float(v), 6) for v in r]}
+    contract["decoderWeights"]["head"] += "; the output is a correction normalized with residual.low/high, added to the plan"
+    return contract
+
+
+def absolute_from(residual_norm: torch.Tensor, planned: torch.Tensor, r: torch.Tensor, half_range: torch.Tensor) -> torch.Tensor:
+    """Decoder output (normalized residual) -> the command it makes, normalized like planned/executed."""
+    return planned + residual_norm * r / half_range
+
+
 def write_fixture(demos: str) -> None:
     """A held-out chunk (plan, executed commands, touch) and the exported pair's error on it, for the TypeScript test."""
     import onnxruntime as ort
@@ -63,6 +90,7 @@ def write_fixture(demos: str) -> None:
     planned, executed, touch, episodes = load(demos, dim)
     held = np.nonzero(episodes > episodes.max() - HELD_OUT_EPISODES)[0]
     half_range = torch.tensor([(h - l) / 2 for l, h in zip(low, high)], dtype=torch.float32)
+    r = torch.tensor(json.load(open(os.path.join(OUT, "rdp.json")))["residual"]["high"], dtype=torch.float32)
     # The held-out chunk with the largest force reaction (executed furthest from the plan): where touch matters.
     gap = ((executed[held] - planned[held]) ** 2).mean(dim=(1, 2))
     k = int(held[int(torch.argmax(gap))])
@@ -74,7 +102,7 @@ def write_fixture(demos: str) -> None:
     for t in range(base.CHUNK_STEPS):
         a, hidden = dec.run(None, {"latent_step": lat[:, t // (base.CHUNK_STEPS // base.LATENT_STEPS)], "touch": touch[k : k + 1, t].numpy(), "hidden": hidden})
         outs.append(a[0])
-    recon = torch.from_numpy(np.stack(outs))
+    recon = absolute_from(torch.from_numpy(np.stack(outs)), planned[k], r, half_range)
     fixture = {
         "about": "A held-out RDP sample from models/scripts/train_rdp.py: the plan on the decoder grid and the executed commands "
         "(both normalized to [-1, 1] with rdp.json's low/high), the touch features of each tick, and the errors onnxruntime gives.",
@@ -105,6 +133,9 @@ def main() -> None:
     held = episodes > episodes.max() - HELD_OUT_EPISODES
     tr, va = np.nonzero(~held)[0], np.nonzero(held)[0]
     half_range = torch.tensor([(h - l) / 2 for l, h in zip(low, high)], dtype=torch.float32)
+    r = residual_range(planned[tr], executed[tr], half_range)
+    # Decoder targets: executed - planned in residual units ([-1, 1] over +-r).
+    target = (executed - planned) * half_range / r
 
     encoder = base.Encoder(dim)
     step = base.DecoderStep(dim)
@@ -119,7 +150,7 @@ def main() -> None:
         mean, logvar = encoder(planned[b])
         latent = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=gen)
         recon = base.decode_sequence(step, latent, touch[b])
-        mse = ((recon - executed[b]) ** 2).mean()
+        mse = ((recon - target[b]) ** 2).mean()
         kl = -0.5 * (1 + logvar - mean**2 - logvar.exp()).mean()
         loss = mse + KL_WEIGHT * kl
         opt.zero_grad()
@@ -128,7 +159,7 @@ def main() -> None:
         sched.step()
         if i % 100 == 0 or i == train_steps:
             with torch.no_grad():
-                val = base.decode_sequence(step, encoder(planned[va])[0], touch[va])
+                val = absolute_from(base.decode_sequence(step, encoder(planned[va])[0], touch[va]), planned[va], r, half_range)
             history.append({"step": i, "trainMse": round(float(mse), 7), "heldOutRmsRad": round(rms(val, executed[va], half_range), 5)})
             print(f"step {i}: mse {float(mse):.6f}  held-out rms {history[-1]['heldOutRmsRad']:.4f} rad  ({time.time() - started:.0f} s)", file=sys.stderr)
     train_seconds = time.time() - started
@@ -136,12 +167,15 @@ def main() -> None:
     step.eval()
     with torch.no_grad():
         mean_va = encoder(planned[va])[0]
-        with_touch = base.decode_sequence(step, mean_va, touch[va])
-        zero_touch = base.decode_sequence(step, mean_va, torch.zeros_like(touch[va]))
+        with_touch_res = base.decode_sequence(step, mean_va, touch[va])
+        with_touch = absolute_from(with_touch_res, planned[va], r, half_range)
+        zero_touch = absolute_from(base.decode_sequence(step, mean_va, torch.zeros_like(touch[va])), planned[va], r, half_range)
         mean_tr = encoder(planned[tr])[0]
-        train_recon = base.decode_sequence(step, mean_tr, touch[tr])
+        train_recon = absolute_from(base.decode_sequence(step, mean_tr, touch[tr]), planned[tr], r, half_range)
     base.export(encoder, step, dim)
-    shutil.copyfile(os.path.join(ROOT, "models", "rdp", "rdp.json"), os.path.join(OUT, "rdp.json"))
+    with open(os.path.join(OUT, "rdp.json"), "w") as f:
+        json.dump(contract_with_residual(r), f, indent=2)
+        f.write("\n")
 
     # Check the exported files against torch on held-out samples, one decoder step at a time (as the fast loop runs).
     import onnxruntime as ort
@@ -155,7 +189,7 @@ def main() -> None:
     for t in range(base.CHUNK_STEPS):
         a, hidden = dec.run(None, {"latent_step": lat[:, t // (base.CHUNK_STEPS // base.LATENT_STEPS)], "touch": touch[sub][:, t].numpy(), "hidden": hidden})
         outs.append(a)
-    ort_recon = np.stack(outs, axis=1)
+    ort_recon = np.stack(outs, axis=1)  # normalized residuals
 
     report = {
         "seed": SEED,
@@ -172,7 +206,8 @@ def main() -> None:
             "reconstructionRmsNormalized": float(torch.sqrt(((with_touch - executed[va]) ** 2).mean())),
         },
         "train": {"reconstructionRmsRad": rms(train_recon, executed[tr], half_range)},
-        "onnxruntimeVsTorchMaxAbsNormalized": float(np.abs(ort_recon - with_touch[: len(sub)].numpy()).max()),
+        "residualHalfRange": [round(float(v), 6) for v in r],
+        "onnxruntimeVsTorchMaxAbsNormalized": float(np.abs(ort_recon - with_touch_res[: len(sub)].numpy()).max()),
         "history": history,
     }
     with open(os.path.join(OUT, "train_report.json"), "w") as f:

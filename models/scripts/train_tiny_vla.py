@@ -1,8 +1,9 @@
 """Train the tiny NORA-style VLA on the wipe demonstrations and export it in the runner's ONNX split.
 
 Input: the flat tensors models/scripts/record_demos.ts writes (vla_images.u8, vla_samples.jsonl): per policy step a
-112 x 112 WipeCamera frame (src/sim/camera.ts), the instruction and the expert's chunk as FAST tokens (bundled
-tokenizer models/wipe_expert/fast_tokenizer, per-step joint deltas normalized with models/wipe_expert/norm_stats.json).
+112 x 112 WipeCamera frame (src/sim/camera.ts) and the instruction; and the tokens fit_vla_tokenizer.ts writes
+(vla_tokens.jsonl): the expert's chunk as tool-pose deltas (ee-delta, starting from where the previous chunk put the
+arm) in FAST tokens of models/wipe_vla/fast_tokenizer, normalized with models/wipe_vla/norm_stats.json.
 
 Model: the module definitions of export_tiny_vla.py (vision encoder, compact NORA vocabulary, Qwen2-style decoder with
 M-RoPE), imported from that script and exported with its export() function, so the files have exactly the contract
@@ -33,11 +34,12 @@ import export_tiny_vla as base  # noqa: E402
 from fast_encode import FastEncoder  # noqa: E402
 
 OUT = os.path.join(ROOT, "models", "wipe_vla")
-WIPE = os.path.join(ROOT, "models", "wipe_expert")
+NORM_KEY = "vla_arm6_wipe_ee"
+STEPS, DIM = 10, 7
 SEED = 20251129
 IMAGE = 112
 GRID = IMAGE // base.PATCH  # 8 x 8 patches, 16 image tokens
-HELD_OUT_EPISODES = 12
+HELD_OUT_EPISODES = 16
 BATCH = 32
 LR = 2e-3
 
@@ -82,6 +84,11 @@ def vision_batch(vision: base.VisionEncoder, pixels: torch.Tensor, grid: torch.T
 
 def load(demos: str):
     rows = [json.loads(line) for line in open(os.path.join(demos, "vla_samples.jsonl"))]
+    tokens = [json.loads(line)["tokens"] for line in open(os.path.join(demos, "vla_tokens.jsonl"))]
+    if len(tokens) != len(rows):
+        raise SystemExit(f"vla_tokens.jsonl has {len(tokens)} lines for {len(rows)} frames: run fit_vla_tokenizer.ts again")
+    for r, t in zip(rows, tokens):
+        r["tokens"] = t
     images = np.fromfile(os.path.join(demos, "vla_images.u8"), dtype=np.uint8).reshape(len(rows), IMAGE, IMAGE, 3)
     return rows, images
 
@@ -98,7 +105,7 @@ def main() -> None:
     started = time.time()
     shutil.copyfile(os.path.join(ROOT, "models", "tiny_vla", "tokenizer.json"), os.path.join(OUT, "tokenizer.json"))
     tok = Tokenizer.from_file(os.path.join(OUT, "tokenizer.json"))
-    fast = FastEncoder.load(os.path.join(WIPE, "fast_tokenizer"))
+    fast = FastEncoder.load(os.path.join(OUT, "fast_tokenizer"))
     action_count = fast.vocab_size
     rows, images = load(demos)
     instructions = sorted({r["instruction"] for r in rows})
@@ -146,9 +153,19 @@ def main() -> None:
     params = list(vision.parameters()) + list(decoder.parameters())
     opt = torch.optim.Adam(params, lr=LR)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=train_steps, pct_start=max(0.05, 2.0 / train_steps))
-    train_idx = np.nonzero(~held)[0]
-    val_idx = np.nonzero(held)[0]
+    # The expert pauses at the hover point before it descends (a timed wait): those frames look exactly like the
+    # first frames of the descent but say "stand still", and a policy without memory that learns them stays at
+    # the hover point for ever. Leave them out; the descent frames then teach what to do there.
+    paused = np.array([r.get("phase") == "approach" and float(np.abs(np.asarray(r["eeDeltas"]).reshape(STEPS, DIM)[:, :3]).sum()) < 1e-3 for r in rows])
+    train_idx = np.nonzero(~held & ~paused)[0]
+    val_idx = np.nonzero(held & ~paused)[0]
     gen = np.random.default_rng(SEED)
+    # Phase-balanced sampling: the approach and the touch-down are a few frames of each episode against many of
+    # descending and wiping, yet a policy that misses them never reaches the area. Weight 1 / sqrt(frames of the phase).
+    phases = np.array([r.get("phase", "all") for r in rows])
+    counts = {ph: int((phases[train_idx] == ph).sum()) for ph in set(phases[train_idx])}
+    weights = np.array([1.0 / math.sqrt(counts[ph]) for ph in phases[train_idx]])
+    weights /= weights.sum()
 
     def forward(batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         b = len(batch)
@@ -162,7 +179,7 @@ def main() -> None:
 
     history = []
     for step in range(1, train_steps + 1):
-        batch = gen.choice(train_idx, BATCH, replace=False)
+        batch = gen.choice(train_idx, BATCH, replace=False, p=weights)
         logits, tgt = forward(batch)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100)
         opt.zero_grad()
@@ -183,6 +200,8 @@ def main() -> None:
         "trainSteps": train_steps,
         "batch": BATCH,
         "trainSeconds": round(train_seconds, 1),
+        "trainFramesPerPhase": counts,
+        "pausedFramesLeftOut": int(paused.sum()),
         "parameters": int(sum(p.numel() for p in params)),
         "history": history,
         "teacherForcedTokenAccuracy": {"train": round(token_accuracy(forward, train_idx[:: max(1, len(train_idx) // 512)]), 4), "heldOut": round(token_accuracy(forward, val_idx), 4)},
@@ -198,14 +217,18 @@ def main() -> None:
         "actionTokens": {"mapping": "offset", "firstId": base.ACTION_FIRST_ID, "count": action_count},
         "endTokens": ["<|im_end|>", "<|endoftext|>"],
         "maxNewTokens": 64,
+        # Off: forcing every answer to decode (FastLengthGrammar) cost closed-loop success here; a refused chunk lets
+        # the previous plan go on, a forced one replaces it with what a confused model wrote (MODEL_CARD.md).
+        "constrainToChunk": False,
         "chunk": {
-            "steps": 10,
-            "dim": 7,
+            "steps": STEPS,
+            "dim": DIM,
             "stepPeriodS": 0.1,
-            "fastTokenizer": "../wipe_expert/fast_tokenizer",
-            "normStats": "../wipe_expert/norm_stats.json",
-            "normStatsKey": "vla_arm6_wipe",
-            "actionSpace": "joint-delta",
+            "fastTokenizer": "fast_tokenizer",
+            "normStats": "norm_stats.json",
+            "normStatsKey": NORM_KEY,
+            "actionSpace": "ee-delta",
+            "deltaOrigin": "plan",
         },
     }
     with open(os.path.join(OUT, "vla_config.json"), "w") as f:
@@ -231,18 +254,21 @@ def token_accuracy(forward, idx: np.ndarray) -> float:
 
 def greedy_metrics(rows, images, val_idx, prompt_ids, prompt_pos, rope_delta, grid_thw, fast: FastEncoder, action_count: int) -> dict:
     """Greedy decoding through onnxruntime on the exported files for held-out frames: does the chunk decode, and how
-    far is it from the expert's (normalized units and joint radians per step)?"""
+    far is it from the expert's (normalized units, and the tool position the deltas add up to, in metres)?"""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     sess = {n: ort.InferenceSession(os.path.join(OUT, f"{n}.onnx"), opts, providers=["CPUExecutionProvider"]) for n in ("vision_encoder", "embed_tokens", "decoder_model_merged")}
-    stats = json.load(open(os.path.join(WIPE, "norm_stats.json")))["vla_arm6_wipe"]["action"]
-    q01, q99 = np.array(stats["q01"]), np.array(stats["q99"])
+    stats = json.load(open(os.path.join(OUT, "norm_stats.json")))[NORM_KEY]["action"]
+    q01, q99, mask = np.array(stats["q01"]), np.array(stats["q99"]), np.array(stats["mask"])
+
+    def raw(x: np.ndarray) -> np.ndarray:
+        return np.where(mask, 0.5 * (x + 1) * (q99 - q01) + q01, x)
     cand = np.array([base.ACTION_FIRST_ID + i for i in range(action_count)] + [base.IM_END, base.ENDOFTEXT])
     pick = val_idx[:: max(1, len(val_idx) // 100)]
     decoded_ok = ended = exact = 0
-    errs_norm, errs_rad, lengths = [], [], []
+    errs_norm, errs_m, still_m, lengths = [], [], [], []
     for i in pick:
         px = patchify(images[i : i + 1])[0]
         feats = sess["vision_encoder"].run(None, {"pixel_values": px, "grid_thw": grid_thw})[0]
@@ -276,15 +302,16 @@ def greedy_metrics(rows, images, val_idx, prompt_ids, prompt_pos, rope_delta, gr
         expert = rows[i]["tokens"]
         exact += out == expert
         try:
-            got = fast.decode(out, 10, 7)
+            got = fast.decode(out, STEPS, DIM)
         except Exception:
             continue
         decoded_ok += 1
-        want = fast.decode(expert, 10, 7)
-        errs_norm.append(float(np.sqrt(((got - want) ** 2)[:, :6].mean())))
-        # normalized [-1, 1] -> joint delta (rad) per step
-        scale = (q99 - q01) / 2
-        errs_rad.append(float(np.sqrt((((got - want) * scale) ** 2)[:, :6].mean())))
+        want = fast.decode(expert, STEPS, DIM)
+        errs_norm.append(float(np.sqrt(((got - want) ** 2)[:, :3].mean())))
+        # The tool positions the deltas add up to over the chunk, against the expert's and against standing still.
+        path_got, path_want = np.cumsum(raw(got)[:, :3], axis=0), np.cumsum(raw(want)[:, :3], axis=0)
+        errs_m.append(float(np.sqrt(((path_got - path_want) ** 2).sum(-1).mean())))
+        still_m.append(float(np.sqrt((path_want ** 2).sum(-1).mean())))
     n = len(pick)
     return {
         "greedyOnnxruntimeHeldOut": {
@@ -294,7 +321,8 @@ def greedy_metrics(rows, images, val_idx, prompt_ids, prompt_pos, rope_delta, gr
             "exactChunkRate": exact / n,
             "meanTokens": float(np.mean(lengths)),
             "chunkRmsNormalized": float(np.mean(errs_norm)) if errs_norm else None,
-            "jointDeltaRmsRadPerStep": float(np.mean(errs_rad)) if errs_rad else None,
+            "toolPathRmsErrorM": float(np.mean(errs_m)) if errs_m else None,
+            "toolPathRmsErrorStandingStillM": float(np.mean(still_m)) if still_m else None,
         }
     }
 

@@ -34,6 +34,7 @@ export const configSchema = z
       includeImage: z.boolean().default(true).describe("zmq: send the camera image with each request"),
       stepPeriodMs: z.number().min(1).max(10_000).default(100).describe("remote: time between the steps of a chunk (zmq replies carry their own and must match)"),
       actionSpace: z.enum(["joint-absolute", "joint-delta", "ee-delta"]).default("joint-absolute").describe("remote: what the policy's actions mean"),
+      deltaOrigin: z.enum(["measured", "plan"]).default("measured").describe("remote: where delta chunks start: the measured joints, or where the previous chunk put the arm (contact drag is not folded into the next plan)"),
       normalizedActions: z.boolean().default(false).describe("remote: actions come normalized to [-1, 1] and are unnormalized with normStatsPath"),
       normStatsPath: z.string().default("").describe("norm_stats.json for normalizedActions (empty: the bundled wipe statistics)"),
     }),
@@ -52,6 +53,9 @@ export const configSchema = z
     reactive: section({
       kind: z.enum(["passthrough", "compliance", "rdp"]).default("compliance").describe("fast-loop step from touch and force: none, force-feedback compliance, or the RDP decoder (latent + newest touch)"),
       modelDir: z.string().default("models/wipe_rdp").describe("rdp: folder with rdp.json, the encoder ONNX and the decoder weights (the bundled one is trained on the wipe task)"),
+      rdpSmoothing: z.enum(["smooth", "hold"]).default("smooth").describe("rdp: move linearly between the decoder's steps, fade in each new latent and low-pass the output; or hold each decoded step"),
+      rdpHandoverMs: z.number().min(0).max(10_000).default(100).describe("rdp: how long the jump to a new latent's first action is faded in"),
+      rdpFilterMs: z.number().min(0).max(1000).default(25).describe("rdp: time constant of the output's critically damped low-pass (0: none)"),
       mode: z.enum(["limit", "regulate"]).default("limit").describe("compliance: only back off above the target force, or hold the force at it"),
       targetForceN: z.number().min(0).max(200).default(14).describe("compliance: contact force not to exceed (limit) or to hold (regulate)"),
       gainMPerN: z.number().min(0).max(0.01).default(0.0004).describe("compliance: tool offset per newton of force error"),

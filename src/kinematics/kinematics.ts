@@ -49,6 +49,14 @@ export function rpyToMatrix(roll: number, pitch: number, yaw: number, out: Float
   out[offset + 8] = cp * cr;
 }
 
+/** Inverse of rpyToMatrix for a row-major rotation (pitch in [-pi/2, pi/2]) into out[0..2] = roll, pitch, yaw. */
+export function matrixToRpy(r: ArrayLike<number>, out: Float64Array): Float64Array {
+  out[0] = Math.atan2(r[7], r[8]);
+  out[1] = -Math.asin(Math.max(-1, Math.min(1, r[6])));
+  out[2] = Math.atan2(r[3], r[0]);
+  return out;
+}
+
 /** Rotation of `angle` about the unit axis (Rodrigues). */
 function axisAngleToMatrix(x: number, y: number, z: number, angle: number, out: Float64Array): void {
   const c = Math.cos(angle), s = Math.sin(angle), t = 1 - c;

@@ -2,7 +2,7 @@
 // actions, then unnormalization and the action space into absolute joint commands. Built once from the config;
 // each call allocates only its result (once per policy call, never per control tick).
 import type { ArmKinematics } from "../kinematics/kinematics.js";
-import { toJointChunk, type ActionSpace } from "../runtime/actionSpace.js";
+import { deltaOriginState, toJointChunk, type ActionSpace, type DeltaOrigin } from "../runtime/actionSpace.js";
 import type { ActionConverter, ChunkDecoder } from "../runtime/slowExecutor.js";
 import type { BeastTokenizer } from "../tokenizers/beast.js";
 import type { BinningTokenizer } from "../tokenizers/binning.js";
@@ -42,9 +42,9 @@ export function binningDecoder(tokenizer: BinningTokenizer, steps: number): Chun
 
 /**
  * Policy actions -> absolute joint targets + gripper: unnormalize with q01/q99 (when the policy's actions are
- * normalized: `stats` given), then apply the action space.
+ * normalized: `stats` given), then apply the action space; delta spaces start from `origin` (see DeltaOrigin).
  */
-export function actionConverter(stats: NormStats | null, space: ActionSpace, kinematics: ArmKinematics): ActionConverter {
+export function actionConverter(stats: NormStats | null, space: ActionSpace, kinematics: ArmKinematics, origin: DeltaOrigin = "measured"): ActionConverter {
   return (actions, steps, policyDim, observation) => {
     if (stats && stats.q01.length !== policyDim) {
       return new Error(`normalization: expected statistics for ${policyDim} action dimensions, got ${stats.q01.length}`);
@@ -55,7 +55,8 @@ export function actionConverter(stats: NormStats | null, space: ActionSpace, kin
       unnormalizeInto(actions, policyDim, stats, raw);
     }
     try {
-      return toJointChunk(raw, steps, space, observation.positions, kinematics);
+      const start = deltaOriginState(origin, observation.positions, observation.plannedPositions, kinematics.jointCount);
+      return toJointChunk(raw, steps, space, start, kinematics);
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }

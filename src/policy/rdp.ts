@@ -12,7 +12,7 @@
 // stepPeriodNs = the inner policy's step period (or the decoder's, for a latent-producing policy).
 import { monotonicNowNs } from "../runtime/clock.js";
 import type { SharedRuntimeState } from "../runtime/sharedState.js";
-import type { ActionConverter, ChunkDecoder, Observation, PolicyOutput, SlowPolicy } from "../runtime/slowExecutor.js";
+import { ChunkDecodeError, type ActionConverter, type ChunkDecoder, type Observation, type PolicyOutput, type SlowPolicy } from "../runtime/slowExecutor.js";
 import { latentSizeOf, type RdpContract } from "./rdp/contract.js";
 import { encodeChunkToLatent, type RdpEncoder } from "./rdp/encoder.js";
 import { touchFeaturesInto, type RdpGruDecoder } from "./rdp/gru.js";
@@ -20,7 +20,7 @@ import { touchFeaturesInto, type RdpGruDecoder } from "./rdp/gru.js";
 export { decoderInputSize, latentSizeOf, loadRdpContract, parseRdpContract, type RdpContract } from "./rdp/contract.js";
 export { encodeChunkToLatent, normalizeCommands, RdpEncoder, resampleChunk } from "./rdp/encoder.js";
 export { RdpGruDecoder, touchFeaturesInto, type GruWeights } from "./rdp/gru.js";
-export { RdpReactiveStep, type RdpStepCounters } from "./rdp/reactiveStep.js";
+export { RdpReactiveStep, type RdpSmoothing, type RdpStepCounters, type RdpStepOptions } from "./rdp/reactiveStep.js";
 export { parseSafetensors, readSafetensors, type Float32Tensor } from "./rdp/safetensors.js";
 export { createRdpReactiveStep, registerFastParts, type RdpReactiveConfig } from "./rdp/fastPlugin.js";
 
@@ -32,6 +32,7 @@ export function rdpPluginUrl(): string {
 /** Expand a latent into absolute commands [chunkSteps * dim] with the decoder, touch held at `touch` features. */
 export function decodeLatentToChunk(decoder: RdpGruDecoder, contract: RdpContract, latent: Float32Array, wrench: Float64Array, tactile: Float64Array): Float64Array {
   const { chunkSteps, latentSteps, latentWidth, action } = contract;
+  if (contract.output === "residual") throw new Error("rdp: a residual decoder corrects a plan; it cannot turn a latent alone into commands");
   if (latent.length !== latentSizeOf(contract)) throw new Error(`rdp: expected a latent of ${latentSizeOf(contract)} values, got ${latent.length}`);
   const x = new Float64Array(decoder.inputSize);
   touchFeaturesInto(wrench, tactile, contract, x, latentWidth);
@@ -132,7 +133,7 @@ export class RdpComposedPolicy implements SlowPolicy {
       if (output?.kind === "tokens") {
         if (!o.decoder) throw new Error(`rdp: policy "${o.inner.name}" answered with tokens, but no decoder is configured`);
         const decoded = o.decoder(output.tokens);
-        if (decoded instanceof Error) throw new Error(`rdp: decoding ${output.tokens.length} tokens of policy "${o.inner.name}" failed: ${decoded.message.split("\n")[0]}`);
+        if (decoded instanceof Error) throw new ChunkDecodeError(`rdp: decoding ${output.tokens.length} tokens of policy "${o.inner.name}" failed: ${decoded.message.split("\n")[0]}`);
         normalized = decoded;
       } else if (output?.kind === "actions") {
         if (output.dim !== this.policyDim || output.actions.length !== output.steps * output.dim) {

@@ -4,7 +4,7 @@
 import { join, resolve } from "node:path";
 import type { ArmDescription } from "../kinematics/description.js";
 import { ArmKinematics } from "../kinematics/kinematics.js";
-import { ACTION_SPACES, type ActionSpace } from "../runtime/actionSpace.js";
+import { ACTION_SPACES, DELTA_ORIGINS, type ActionSpace, type DeltaOrigin } from "../runtime/actionSpace.js";
 import type { ActionConverter, ChunkDecoder, Observation, PolicyOutput, SlowPolicy } from "../runtime/slowExecutor.js";
 import { FastTokenizer } from "../tokenizers/fast.js";
 import { actionConverter, fastDecoder } from "./chunkCodec.js";
@@ -104,6 +104,8 @@ export function vlaChunkCodec(dir: string, config: VlaModelConfig, arm: ArmDescr
   if (!ACTION_SPACES.includes(chunk.actionSpace as ActionSpace)) {
     throw new Error(`vla config in ${dir}: expected chunk.actionSpace ${ACTION_SPACES.join(" | ")}, got ${JSON.stringify(chunk.actionSpace)}`);
   }
+  const origin = (chunk.deltaOrigin ?? "measured") as DeltaOrigin;
+  if (!DELTA_ORIGINS.includes(origin)) throw new Error(`vla config in ${dir}: expected chunk.deltaOrigin ${DELTA_ORIGINS.join(" | ")}, got ${JSON.stringify(chunk.deltaOrigin)}`);
   const tokenizer = FastTokenizer.load(join(dir, chunk.fastTokenizer));
   if (tokenizer.bpe.vocabSize !== config.actionTokens.count) {
     throw new Error(`vla config in ${dir}: expected actionTokens.count ${tokenizer.bpe.vocabSize} (the FAST tokenizer's vocabulary), got ${config.actionTokens.count}`);
@@ -111,7 +113,7 @@ export function vlaChunkCodec(dir: string, config: VlaModelConfig, arm: ArmDescr
   const stats = loadNormStats(join(dir, chunk.normStats), chunk.normStatsKey);
   return {
     decoder: fastDecoder(tokenizer, chunk.steps, chunk.dim),
-    convert: actionConverter(stats, chunk.actionSpace as ActionSpace, new ArmKinematics(arm)),
+    convert: actionConverter(stats, chunk.actionSpace as ActionSpace, new ArmKinematics(arm), origin),
     policyDim: chunk.dim,
     steps: chunk.steps,
     stepPeriodNs: chunk.stepPeriodS * 1e9,

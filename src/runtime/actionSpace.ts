@@ -1,10 +1,32 @@
 // What a policy's actions mean, turned into what the scheduler executes: absolute joint targets + gripper
 // (command dim = joints + 1). The gripper entry is absolute in every space (as in Bridge / OpenVLA-style data)
 // and passes through unchanged.
-import { ArmKinematics, rpyToMatrix } from "../kinematics/kinematics.js";
+import { ArmKinematics, matrixToRpy, rpyToMatrix } from "../kinematics/kinematics.js";
 
 export type ActionSpace = "joint-absolute" | "joint-delta" | "ee-delta";
 export const ACTION_SPACES: readonly ActionSpace[] = ["joint-absolute", "joint-delta", "ee-delta"];
+
+/**
+ * Where a delta chunk starts. "measured": the joint positions of the observation (what most datasets record).
+ * "plan": where the previous chunk put the arm at the observation's time, so a contact that drags or deflects the
+ * arm (friction, a pressed sponge) is not folded into the next plan every time the policy answers; it falls back to
+ * the measured positions before the first chunk and whenever the two differ by more than `PLAN_ORIGIN_MAX_GAP_RAD`.
+ */
+export type DeltaOrigin = "measured" | "plan";
+export const DELTA_ORIGINS: readonly DeltaOrigin[] = ["measured", "plan"];
+
+/** Largest joint gap (rad) between the previous plan and the measured positions at which "plan" is still used:
+ * beyond it (a takeover, a safety stop, a collision) the plan no longer describes the arm. */
+export const PLAN_ORIGIN_MAX_GAP_RAD = 0.1;
+
+/** The positions a delta chunk starts from for `origin` (see DeltaOrigin). */
+export function deltaOriginState(origin: DeltaOrigin, measured: ArrayLike<number>, planned: ArrayLike<number> | undefined, joints: number): ArrayLike<number> {
+  if (origin === "measured" || planned === undefined || planned.length < joints) return measured;
+  for (let j = 0; j < joints; j++) {
+    if (!(Math.abs(planned[j] - measured[j]) <= PLAN_ORIGIN_MAX_GAP_RAD)) return measured;
+  }
+  return planned;
+}
 
 /** Values per ee-delta action: dx, dy, dz (m), droll, dpitch, dyaw (rad), gripper. */
 export const EE_DELTA_WIDTH = 7;
@@ -102,6 +124,42 @@ function eeDeltaToJoints(
     result[i * dim + joints] = value(i, 6);
     seed = solution.q;
   }
+}
+
+/**
+ * The inverse of the ee-delta mapping: absolute joint targets + gripper [steps][joints + 1] -> per-step tool pose
+ * deltas [steps][7] (dx, dy, dz in the world frame; droll, dpitch, dyaw of R_i R_{i-1}^T; gripper absolute), the
+ * first step relative to the pose at `origin`. For turning recorded joint plans into ee-delta training data.
+ */
+export function jointChunkToEeDeltas(chunk: ArrayLike<number>, steps: number, origin: ArrayLike<number>, kinematics: ArmKinematics, out = new Float64Array(steps * EE_DELTA_WIDTH)): Float64Array {
+  const joints = kinematics.jointCount;
+  const dim = joints + 1;
+  if (chunk.length !== steps * dim) throw new Error(`action space: expected a joint chunk of ${steps} x ${dim} values, got ${chunk.length}`);
+  const position = new Float64Array(3);
+  const rotation = new Float64Array(9);
+  const nextPosition = new Float64Array(3);
+  const nextRotation = new Float64Array(9);
+  const delta = new Float64Array(9);
+  const rpy = new Float64Array(3);
+  kinematics.forward(origin, position, rotation);
+  for (let i = 0; i < steps; i++) {
+    const q = Array.prototype.slice.call(chunk, i * dim, i * dim + joints) as number[];
+    kinematics.forward(q, nextPosition, nextRotation);
+    // delta = R_i R_{i-1}^T
+    for (let r = 0; r < 3; r++) {
+      for (let c = 0; c < 3; c++) {
+        delta[r * 3 + c] = nextRotation[r * 3] * rotation[c * 3] + nextRotation[r * 3 + 1] * rotation[c * 3 + 1] + nextRotation[r * 3 + 2] * rotation[c * 3 + 2];
+      }
+    }
+    matrixToRpy(delta, rpy);
+    const o = i * EE_DELTA_WIDTH;
+    for (let k = 0; k < 3; k++) out[o + k] = nextPosition[k] - position[k];
+    out.set(rpy, o + 3);
+    out[o + 6] = chunk[i * dim + joints];
+    position.set(nextPosition);
+    rotation.set(nextRotation);
+  }
+  return out;
 }
 
 /** Validate the chunk's shape and values; return an accessor (step, k) -> number. */

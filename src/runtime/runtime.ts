@@ -123,7 +123,7 @@ export function fastOptionsFromConfig(config: RuntimeConfig): RuntimeOptions["fa
       config.reactive.kind === "compliance"
         ? { kind: "compliance", mode: config.reactive.mode, targetForceN: config.reactive.targetForceN, gainMPerN: config.reactive.gainMPerN, maxOffsetM: config.reactive.maxOffsetM }
         : config.reactive.kind === "rdp"
-          ? { kind: "rdp", modelDir: config.reactive.modelDir }
+          ? { kind: "rdp", modelDir: config.reactive.modelDir, smoothing: config.reactive.rdpSmoothing, handoverS: config.reactive.rdpHandoverMs / 1000, filterS: config.reactive.rdpFilterMs / 1000 }
           : { kind: "passthrough" },
     scheduler: {
       mode: config.scheduler.mode,

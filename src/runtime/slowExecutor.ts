@@ -27,6 +27,9 @@ export interface Observation {
   tactile: Float64Array;
   image?: ImageFrame;
   instruction: string;
+  /** Where the newest published chunk puts the arm at timeNs (joints + gripper); absent before the first chunk.
+   * Delta action spaces may start from it instead of the measured positions (see DeltaOrigin). */
+  plannedPositions?: Float64Array;
 }
 
 export type PolicyOutput =
@@ -91,6 +94,10 @@ export type SlowStepOutcome =
 
 class PolicyTimeout extends Error {}
 
+/** A wrapping policy (e.g. the RDP composition) that decodes the inner policy's tokens throws this when they do not
+ * decode, so the call counts as a decode failure like one the executor's own decoder refused. */
+export class ChunkDecodeError extends Error {}
+
 export class SlowExecutor {
   private readonly o: Required<Omit<SlowExecutorOptions, "decoder" | "onError">> & Pick<SlowExecutorOptions, "decoder" | "onError">;
   private readonly s: SlowExecutorStats;
@@ -99,6 +106,7 @@ export class SlowExecutor {
   private stopRequested = false;
   private current: AbortController | null = null;
   private wake: (() => void) | null = null;
+  private lastChunk: ActionChunk | null = null;
 
   constructor(options: SlowExecutorOptions) {
     const dim = options.state.layout.dim;
@@ -144,7 +152,9 @@ export class SlowExecutor {
     const sensors = this.o.state.createSensorSnapshot();
     if (!this.o.state.readSensors(sensors)) return null;
     const inputs = this.o.inputs();
-    return { ...sensors, image: inputs.image, instruction: inputs.instruction };
+    const observation: Observation = { ...sensors, image: inputs.image, instruction: inputs.instruction };
+    if (this.lastChunk) observation.plannedPositions = chunkAt(this.lastChunk, sensors.timeNs);
+    return observation;
   }
 
   /** One round: observe, infer (with the timeout), decode, convert, publish. Never throws. */
@@ -159,6 +169,7 @@ export class SlowExecutor {
       output = await this.inferWithTimeout(obs);
     } catch (err) {
       if (err instanceof PolicyTimeout) return this.fail("timedOut", `policy "${name}" timed out after ${this.o.timeoutMs} ms`);
+      if (err instanceof ChunkDecodeError) return this.fail("decode", `policy "${name}": ${oneLine(err)}`);
       return this.fail("threw", `policy "${name}" threw: ${oneLine(err)}`);
     }
     const inferenceMs = (this.o.nowNs() - started) / 1e6;
@@ -299,6 +310,7 @@ export class SlowExecutor {
       sequence,
     };
     state.writeChunk(chunk);
+    this.lastChunk = chunk;
     this.s.chunksPublished++;
     this.s.lastChunkSequence = sequence;
     return this.succeed("chunk", sequence, inferenceMs);
@@ -316,6 +328,21 @@ export class SlowExecutor {
     this.o.onError?.(error);
     return { ok: false, kind, error };
   }
+}
+
+/** The chunk's command at timeNs: linear between its steps, held before the first and after the last. */
+function chunkAt(chunk: ActionChunk, timeNs: number): Float64Array {
+  const { actions, steps, dim } = chunk;
+  const u = Math.min(steps - 1, Math.max(0, (timeNs - chunk.observationTimeNs) / chunk.stepPeriodNs));
+  const i = Math.min(steps - 2, Math.floor(u));
+  const out = new Float64Array(dim);
+  if (i < 0) {
+    out.set(actions.subarray(0, dim));
+    return out;
+  }
+  const f = u - i;
+  for (let d = 0; d < dim; d++) out[d] = actions[i * dim + d] + f * (actions[(i + 1) * dim + d] - actions[i * dim + d]);
+  return out;
 }
 
 function allFinite(values: ArrayLike<number>): boolean {

@@ -48,7 +48,7 @@ export async function setUpEpisode(config: RuntimeConfig, options: EpisodeOption
     ...fastOptionsFromConfig(config),
     arm,
     backend: { kind: "mujoco", options: { task, timestepS: 1 / Math.max(500, config.control.rateHz) } },
-    ...(rdpDir ? { reactive: { kind: "rdp", modelDir: rdpDir }, plugins: [rdpPluginUrl()] } : {}),
+    ...(rdpDir ? { reactive: { ...fastOptionsFromConfig(config).reactive, modelDir: rdpDir }, plugins: [rdpPluginUrl()] } : {}),
   };
   // With RDP the policy's chunk goes through the RDP encoder on this side; the fast loop decodes the latent with touch.
   let policy: EpisodePolicy = chosen.policy;
@@ -139,7 +139,7 @@ async function choosePolicy(config: RuntimeConfig, arm: ArmDescription, spec: Wi
       return {
         policy: client,
         decoder: expertDecoder,
-        convert: actionConverter(stats, p.actionSpace, kinematics),
+        convert: actionConverter(stats, p.actionSpace, kinematics, p.deltaOrigin),
         policyDim: dim,
         stepPeriodNs: p.stepPeriodMs * 1e6,
         needsImage: p.kind === "openpi" || p.includeImage,

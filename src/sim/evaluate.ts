@@ -20,18 +20,24 @@ export interface EvalConfiguration {
   overrides?: RuntimeConfigInput;
 }
 
+const VLA = { kind: "onnx-vla" } as const;
+const STAND_IN = { kind: "scripted-expert" } as const;
+
 export const DEFAULT_EVAL_CONFIGURATIONS: readonly EvalConfiguration[] = [
-  { name: "expert", description: "scripted expert on the simulator (upper bound)", kind: "expert", perturbations: false },
-  { name: "policy open loop", description: "policy chunks executed as decoded (no reactive step)", kind: "runtime", perturbations: false, overrides: { reactive: { kind: "passthrough" } } },
-  { name: "policy + reactive", description: "policy chunks + the fast loop's force-feedback step", kind: "runtime", perturbations: false, overrides: { reactive: { kind: "compliance" } } },
-  { name: "open loop, perturbed", description: "as open loop; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { reactive: { kind: "passthrough" } } },
-  { name: "reactive, perturbed", description: "as reactive; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { reactive: { kind: "compliance" } } },
-  { name: "VLA open loop", description: "the trained tiny VLA (models/wipe_vla), chunks executed as decoded", kind: "runtime", perturbations: false, overrides: { policy: { kind: "onnx-vla" }, reactive: { kind: "passthrough" } } },
-  { name: "VLA + RDP", description: "the trained VLA, its chunks through the trained RDP tokenizer with live touch", kind: "runtime", perturbations: false, overrides: { policy: { kind: "onnx-vla" }, reactive: { kind: "rdp" } } },
-  { name: "VLA + RDP, perturbed", description: "as VLA + RDP; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: { kind: "onnx-vla" }, reactive: { kind: "rdp" } } },
+  { name: "expert", description: "scripted expert straight on the simulator (upper bound)", kind: "expert", perturbations: false },
+  { name: "VLA open loop", description: "the trained tiny VLA (models/wipe_vla), chunks executed as decoded", kind: "runtime", perturbations: false, overrides: { policy: VLA, reactive: { kind: "passthrough" } } },
+  { name: "VLA + RDP", description: "the trained VLA, its chunks through the trained RDP tokenizer with live touch in the fast loop", kind: "runtime", perturbations: false, overrides: { policy: VLA, reactive: { kind: "rdp" } } },
+  { name: "VLA open loop, perturbed", description: "as VLA open loop; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: VLA, reactive: { kind: "passthrough" } } },
+  { name: "VLA + RDP, perturbed", description: "as VLA + RDP; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: VLA, reactive: { kind: "rdp" } } },
+  { name: "stand-in open loop", description: "the scripted expert as a FAST-token policy through the runtime, no reactive step", kind: "runtime", perturbations: false, overrides: { policy: STAND_IN, reactive: { kind: "passthrough" } } },
+  { name: "stand-in + compliance", description: "as stand-in open loop, plus the fast loop's force-feedback step", kind: "runtime", perturbations: false, overrides: { policy: STAND_IN, reactive: { kind: "compliance" } } },
+  { name: "stand-in open loop, perturbed", description: "as stand-in open loop; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: STAND_IN, reactive: { kind: "passthrough" } } },
+  { name: "stand-in + compliance, perturbed", description: "as stand-in + compliance; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: STAND_IN, reactive: { kind: "compliance" } } },
+  { name: "stand-in + RDP", description: "the stand-in's chunks through the trained RDP tokenizer with live touch in the fast loop", kind: "runtime", perturbations: false, overrides: { policy: STAND_IN, reactive: { kind: "rdp" } } },
+  { name: "stand-in + RDP, perturbed", description: "as stand-in + RDP; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: STAND_IN, reactive: { kind: "rdp" } } },
 ];
 
-/** Seeds of the evaluation: the bundled models were trained on demonstrations from task seeds 1-120. */
+/** Seeds of the evaluation: the bundled models were trained on demonstrations from task seeds 1-240. */
 export const EVAL_FIRST_SEED = 1001;
 
 export interface EpisodeOutcome {
@@ -61,6 +67,7 @@ export interface EvalOptions {
   packageRoot: string;
   episodes: number;
   firstSeed?: number;
+  /** Episode length (s); default: each task's own time limit. */
   durationS?: number;
   configurations?: readonly EvalConfiguration[];
   onEpisode?: (done: number, total: number, configuration: string) => void;
@@ -79,7 +86,8 @@ export function wilsonInterval(successes: number, trials: number, z = 1.96): [nu
 export async function evaluate(options: EvalOptions): Promise<ConfigurationResult[]> {
   const configurations = options.configurations ?? DEFAULT_EVAL_CONFIGURATIONS;
   const firstSeed = options.firstSeed ?? EVAL_FIRST_SEED;
-  const durationS = options.durationS ?? 25;
+  // Default: each task's own time limit (success means coverage within it).
+  const durationFor = (seed: number, perturbations: boolean) => options.durationS ?? sampleWipeTask(seed, { perturbations }).timeLimitS;
   const total = configurations.length * options.episodes;
   const arm = loadArmDescription(join(options.packageRoot, "sim", "arm", "description.json"));
   let done = 0;
@@ -92,7 +100,7 @@ export async function evaluate(options: EvalOptions): Promise<ConfigurationResul
         const task = sampleWipeTask(seed, { perturbations: configuration.perturbations });
         const sim = await MujocoArm.create({ arm, task });
         try {
-          const rollout = runExpertEpisode(sim, new WipeExpert(arm, publicSpec(task), { seed }), { maxDurationS: durationS });
+          const rollout = runExpertEpisode(sim, new WipeExpert(arm, publicSpec(task), { seed }), { maxDurationS: durationFor(seed, configuration.perturbations) });
           outcomes.push({ seed, metrics: rollout.metrics, decodeFailures: 0, safetyInterventionTicks: 0 });
         } finally {
           sim.close();
@@ -102,7 +110,7 @@ export async function evaluate(options: EvalOptions): Promise<ConfigurationResul
         const config = parseConfig({
           ...overrides,
           control: { ...overrides.control, realtime: false },
-          episode: { ...overrides.episode, durationS, seed, perturbations: configuration.perturbations },
+          episode: { ...overrides.episode, durationS: durationFor(seed, configuration.perturbations), seed, perturbations: configuration.perturbations },
         });
         const summary = await runEpisode(config, { packageRoot: options.packageRoot });
         if (!summary.task) throw new Error(`evaluation: episode ${seed} of "${configuration.name}" reported no task metrics`);

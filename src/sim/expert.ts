@@ -27,6 +27,9 @@ export interface WipeExpertOptions {
   chunkSteps?: number;
   /** Varies the start corner, lane direction and wipe speed (deterministically). Default 0. */
   seed?: number;
+  /** false: lanes always along the longer side, starting at the area corner nearest the tool's first position, so
+   * the path follows from what a camera sees (demonstrations for a policy that cannot know the seed). Default true. */
+  variedPath?: boolean;
   /** Pad speed along the lanes (m/s); default 0.06 (+-10 % with the seed). */
   wipeSpeedMPerS?: number;
   /** Speed when moving in free air (m/s); default 0.15. */
@@ -60,6 +63,7 @@ const DEFAULTS: Resolved = {
   stepPeriodS: 0.1,
   chunkSteps: 10,
   seed: 0,
+  variedPath: true,
   wipeSpeedMPerS: 0.06,
   approachSpeedMPerS: 0.15,
   descentSpeedMPerS: 0.04,
@@ -98,6 +102,7 @@ function resolveOptions(options: WipeExpertOptions): Resolved {
   if (!(o.laneOverlap >= 0 && o.laneOverlap < 0.9)) optionError("laneOverlap", "a number in [0, 0.9)", o.laneOverlap);
   if (!Number.isFinite(o.edgeOverhangM) || Math.abs(o.edgeOverhangM) > o.padSizeM / 2) optionError("edgeOverhangM", `a number within +-padSizeM/2`, o.edgeOverhangM);
   if (!Number.isFinite(o.seed)) optionError("seed", "a finite number", o.seed);
+  if (typeof o.variedPath !== "boolean") optionError("variedPath", "a boolean", o.variedPath);
   if (!Number.isFinite(o.gripperWidthM) || o.gripperWidthM < 0) optionError("gripperWidthM", "a non-negative number (m)", o.gripperWidthM);
   return o;
 }
@@ -183,7 +188,7 @@ export class WipeExpert {
   private readonly o: Resolved;
   private readonly kinematics: ArmKinematics;
   private readonly jointCount: number;
-  private readonly path: WipePath;
+  private path: WipePath;
   private readonly wipeSpeed: number;
   private readonly targetForceN: number;
 
@@ -218,7 +223,7 @@ export class WipeExpert {
     const longerIsX = spec.areaSizeXyM[0] >= spec.areaSizeXyM[1];
     const nearlySquare = Math.abs(spec.areaSizeXyM[0] - spec.areaSizeXyM[1]) < 0.02;
     const alongX = nearlySquare ? rand() < 0.5 : longerIsX;
-    this.path = new WipePath(boustrophedonPath(spec, this.o.padSizeM, this.o.laneOverlap, this.o.edgeOverhangM, alongX, rand() < 0.5, rand() < 0.5));
+    this.path = new WipePath(boustrophedonPath(spec, this.o.padSizeM, this.o.laneOverlap, this.o.edgeOverhangM, this.o.variedPath ? alongX : longerIsX, rand() < 0.5, rand() < 0.5));
     this.wipeSpeed = this.o.wipeSpeedMPerS * (0.9 + 0.2 * rand());
     this.targetForceN = (spec.forceBandN[0] + spec.forceBandN[1]) / 2;
     this.qSeed = new Float64Array(this.jointCount);
@@ -229,8 +234,9 @@ export class WipeExpert {
   }
 
   /** Internal state for logs and tests. */
-  diagnostics(): { phase: WipeExpertPhase; surfaceZM: number; pressZM: number; forceN: number; ikFailures: number; pathLengthM: number; wipeSpeedMPerS: number } {
+  diagnostics(): { phase: WipeExpertPhase; surfaceZM: number; pressZM: number; forceN: number; ikFailures: number; pathLengthM: number; pathStartXyM: [number, number]; wipeSpeedMPerS: number } {
     return {
+      pathStartXyM: [this.path.xs[0], this.path.ys[0]],
       phase: this.phaseName,
       surfaceZM: this.surfaceZ,
       pressZM: this.pressZ,
@@ -365,6 +371,7 @@ export class WipeExpert {
 
   private startApproach(nowS: number, q: ArrayLike<number>): void {
     this.approachFrom.set(this.tcp);
+    if (!this.o.variedPath) this.path = this.pathFromNearestCorner();
     this.path.at(0, this.xy);
     this.hover[0] = this.xy[0];
     this.hover[1] = this.xy[1];
@@ -377,6 +384,24 @@ export class WipeExpert {
       if (r.positionErrorM < 1e-3 && r.rotationErrorRad < 1e-2) break;
     }
     this.phaseStartS = nowS;
+  }
+
+  /** Lanes along the longer side from the corner nearest the tool (of the four start corners). */
+  private pathFromNearestCorner(): WipePath {
+    const alongX = this.spec.areaSizeXyM[0] >= this.spec.areaSizeXyM[1];
+    let best: [number, number][] = [];
+    let bestDistanceM = Infinity;
+    for (const flipAlong of [false, true]) {
+      for (const flipAcross of [false, true]) {
+        const points = boustrophedonPath(this.spec, this.o.padSizeM, this.o.laneOverlap, this.o.edgeOverhangM, alongX, flipAlong, flipAcross);
+        const d = Math.hypot(points[0][0] - this.tcp[0], points[0][1] - this.tcp[1]);
+        if (d < bestDistanceM - 1e-9) {
+          bestDistanceM = d;
+          best = points;
+        }
+      }
+    }
+    return new WipePath(best);
   }
 
   /** Integral force control on depth, clamped around where the surface was first felt. */

@@ -873,6 +873,12 @@ export class ByteLevelBpe {
   // -------------------------------------------------------------------------------------------
   // Decode
 
+  /** The bytes the valid id `id` decodes to (a view: do not write), or null for an id that names no token. */
+  bytesOf(id: number): Uint8Array | null {
+    if (!this.isValidId(id)) return null;
+    return this.tokenBytes.subarray(this.tokenByteStart[id], this.tokenByteStart[id + 1]);
+  }
+
   /** True when the valid id `id` decodes to whole UTF-8 characters (no split multi-byte character). */
   isWholeCharacters(id: number): boolean {
     return this.tokenIsWhole[id] === 1;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ByteLevelBpe, splitGpt2, toByteLevel } from "./byteLevelBpe.js";
 import { trainByteLevelBpe } from "./bpeTrainer.js";
 import { DctPlanCache } from "./dct.js";
+import { FastLengthGrammar } from "./fastGrammar.js";
 import { decodeUtf8Lossy, decodeUtf8Strict, isSurrogate, MAX_CODE_POINT, type StrictDecodeResult } from "./utf8.js";
 
 export type DecodeResult = { ok: true; actions: number[][] } | { ok: false; error: string };
@@ -294,6 +295,12 @@ export class FastTokenizer {
    * the min and max (the span must fit the vocabulary), then train a byte-level BPE whose initial
    * alphabet is the whole coefficient range, min frequency 2 by default.
    */
+  /** The constrained-decoding grammar for chunks of steps x dim (see FastLengthGrammar). */
+  lengthGrammar(steps: number, dim: number): FastLengthGrammar {
+    const bytes = Array.from({ length: this.bpe.vocabSize }, (_, id) => this.bpe.bytesOf(id));
+    return new FastLengthGrammar(bytes, steps * dim, this.vocabSize);
+  }
+
   static fit(chunks: number[][][], options: FastFitOptions = {}): FastTokenizer {
     const scale = options.scale ?? 10;
     const vocabSize = options.vocabSize ?? DEFAULT_VOCAB_SIZE;

@@ -16,6 +16,7 @@ import {
   RdpEncoder,
   RdpGruDecoder,
   RdpReactiveStep,
+  type RdpStepOptions,
   resampleChunk,
   touchFeaturesInto,
 } from "../../src/policy/rdp.js";
@@ -150,6 +151,11 @@ describe("decoder weights and contract", () => {
     expect(() => parseRdpContract({ ...good, latentSteps: 5 })).toThrow(/expected chunkSteps \(32\) to be a multiple of latentSteps, got 5/);
     expect(() => parseRdpContract({ ...good, action: { ...good.action, low: [0] } })).toThrow(/expected action.low to be 7 finite numbers/);
     expect(() => parseRdpContract({ ...good, touch: { ...good.touch, scale: good.touch.scale.map(() => 0) } })).toThrow(/expected positive touch.scale entries/);
+    expect(parseRdpContract(good).output).toBe("absolute");
+    const residual = { low: Array(7).fill(-0.02), high: Array(7).fill(0.02) };
+    expect(parseRdpContract({ ...good, residual })).toMatchObject({ output: "residual", residual });
+    expect(() => parseRdpContract({ ...good, residual: { ...residual, high: Array(7).fill(-0.02) } })).toThrow(/expected residual.high\[0\] > residual.low\[0\]/);
+    expect(() => parseRdpContract({ ...good, residual: "small" })).toThrow(/expected residual to be an object with low and high, got "small"/);
   });
 });
 
@@ -203,10 +209,14 @@ describe("encoder (slow side)", () => {
 
 describe("RDP step in the fast loop", () => {
   const latentFor = (seed: number) => Float32Array.from({ length: 128 }, prng(seed)).map((v) => v * 2 - 1);
+  // The decoder's own steps (the tests of timing and state compare them with onnxruntime step by step).
+  const HOLD = { smoothing: "hold" } as const;
+  // Interpolation and handover without the output filter (their values can be checked exactly).
+  const NO_FILTER = { smoothing: "smooth", filterS: 0 } as const;
 
   it("before any latent it leaves the scheduler's target alone", () => {
     const state = newState();
-    const step = new RdpReactiveStep(state, contract, decoder);
+    const step = new RdpReactiveStep(state, contract, decoder, HOLD);
     const target = Float64Array.from(READY);
     step.step(1e9, target, sensorsWith(state, 0));
     expect(Array.from(target)).toEqual(READY);
@@ -215,7 +225,7 @@ describe("RDP step in the fast loop", () => {
 
   it("decodes step k = (now - observation time) / step period every tick, and holds the last action past the end", async () => {
     const state = newState();
-    const step = new RdpReactiveStep(state, contract, decoder);
+    const step = new RdpReactiveStep(state, contract, decoder, HOLD);
     const sensors = sensorsWith(state, 5, 1);
     const latent = latentFor(11);
     const t0 = 5e9;
@@ -237,7 +247,7 @@ describe("RDP step in the fast loop", () => {
 
   it("a latent that arrives late starts at the present step, with the missed steps folded into the state", async () => {
     const state = newState();
-    const step = new RdpReactiveStep(state, contract, decoder);
+    const step = new RdpReactiveStep(state, contract, decoder, HOLD);
     const sensors = sensorsWith(state, 0, 2);
     const latent = latentFor(12);
     const t0 = 5e9;
@@ -253,7 +263,7 @@ describe("RDP step in the fast loop", () => {
 
   it("uses the newest touch every tick; the state carries the last touch seen in each step", async () => {
     const state = newState();
-    const step = new RdpReactiveStep(state, contract, decoder);
+    const step = new RdpReactiveStep(state, contract, decoder, HOLD);
     const latent = latentFor(13);
     const t0 = 1e9;
     state.writeLatent(latent, 1, t0, t0);
@@ -278,7 +288,7 @@ describe("RDP step in the fast loop", () => {
 
   it("a new latent restarts the recurrent state; a latent of the wrong length or with NaN is ignored and counted", async () => {
     const state = newState();
-    const step = new RdpReactiveStep(state, contract, decoder);
+    const step = new RdpReactiveStep(state, contract, decoder, HOLD);
     const sensors = sensorsWith(state, 3, 1);
     const target = new Float64Array(7);
     state.writeLatent(latentFor(14), 1, 1e9, 1e9);
@@ -305,8 +315,8 @@ describe("RDP step in the fast loop", () => {
 
   it("a non-finite touch reading counts as no touch", () => {
     const state = newState();
-    const stepA = new RdpReactiveStep(state, contract, decoder);
-    const stepB = new RdpReactiveStep(state, contract, decoder);
+    const stepA = new RdpReactiveStep(state, contract, decoder, HOLD);
+    const stepB = new RdpReactiveStep(state, contract, decoder, HOLD);
     state.writeLatent(latentFor(17), 1, 1e9, 1e9);
     const clean = sensorsWith(state, 0, 2);
     const broken = sensorsWith(state, 0, 2);
@@ -319,6 +329,135 @@ describe("RDP step in the fast loop", () => {
     stepB.step(1.001e9, tb, broken);
     expect(Array.from(tb)).toEqual(Array.from(ta));
     expect(stepB.counters.nonFiniteTouch).toBe(2);
+  });
+
+  it("smooth: at each step boundary the decoder's step, in between a straight line to the next step", async () => {
+    const state = newState();
+    const step = new RdpReactiveStep(state, contract, decoder, NO_FILTER);
+    const sensors = sensorsWith(state, 5, 1);
+    const latent = latentFor(21);
+    const t0 = 5e9;
+    state.writeLatent(latent, 1, t0, t0);
+    const reference = await ortDecode(latent, Array.from({ length: 32 }, () => featuresOf(sensors)));
+    const target = new Float64Array(7);
+    for (const u of [0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3.4, 30.5]) {
+      step.step(t0 + u * PERIOD_NS, target, sensors);
+      const k = Math.floor(u);
+      const f = u - k;
+      for (let d = 0; d < 7; d++) expect(target[d]).toBeCloseTo(reference[k][d] + f * (reference[k + 1][d] - reference[k][d]), 4);
+    }
+    // The last step has nothing to move to: it is held.
+    step.step(t0 + 31.5 * PERIOD_NS, target, sensors);
+    for (let d = 0; d < 7; d++) expect(target[d]).toBeCloseTo(reference[31][d], 4);
+  });
+
+  it("smooth: a new latent starts from the last command and reaches its own actions after the handover", async () => {
+    const state = newState();
+    const handoverS = 0.05;
+    const step = new RdpReactiveStep(state, contract, decoder, { ...NO_FILTER, handoverS });
+    const sensors = sensorsWith(state, 3, 1);
+    const target = new Float64Array(7);
+    state.writeLatent(latentFor(22), 1, 1e9, 1e9);
+    for (let now = 1e9; now < 1e9 + 5 * PERIOD_NS; now += 2e6) step.step(now, target, sensors);
+    const last = Float64Array.from(target);
+    const t1 = 1e9 + 5 * PERIOD_NS;
+    const second = latentFor(23);
+    state.writeLatent(second, 2, t1, t1);
+    const reference = await ortDecode(second, Array.from({ length: 4 }, () => featuresOf(sensors)));
+    step.step(t1, target, sensors);
+    for (let d = 0; d < 7; d++) expect(target[d]).toBeCloseTo(last[d], 9); // no jump
+    expect(Math.max(...reference[0].map((v, d) => Math.abs(v - last[d])))).toBeGreaterThan(1e-3); // there was one to hide
+    step.step(t1 + handoverS * 1e9, target, sensors); // the handover is over
+    const u = (handoverS * 1e9) / PERIOD_NS;
+    const k = Math.floor(u);
+    for (let d = 0; d < 7; d++) expect(target[d]).toBeCloseTo(reference[k][d] + (u - k) * (reference[k + 1][d] - reference[k][d]), 4);
+    expect(step.counters.handovers).toBe(1);
+  });
+
+  it("smooth moves in far smaller increments per tick than hold", () => {
+    const largestTickChange = (options: RdpStepOptions) => {
+      const state = newState();
+      const step = new RdpReactiveStep(state, contract, decoder, options);
+      const sensors = sensorsWith(state, 4, 1);
+      const target = new Float64Array(7);
+      const previous = new Float64Array(7);
+      let largest = 0;
+      for (let i = 0; i < 2000; i++) {
+        const now = 1e9 + i * 2e6;
+        if (i % 100 === 0) state.writeLatent(latentFor(30 + i / 100), i / 100 + 1, now, now);
+        step.step(now, target, sensors);
+        if (i > 0) for (let d = 0; d < 6; d++) largest = Math.max(largest, Math.abs(target[d] - previous[d]));
+        previous.set(target);
+      }
+      return largest;
+    };
+    expect(largestTickChange({ smoothing: "smooth" })).toBeLessThan(largestTickChange(HOLD) / 5);
+  });
+
+  it("smooth: the output filter keeps the acceleration of a jittery touch response bounded, and follows a steady one", () => {
+    // Touch that flips every tick between two readings: hold passes the flip straight to the command.
+    const secondDifferences = (options: RdpStepOptions) => {
+      const state = newState();
+      const step = new RdpReactiveStep(state, contract, decoder, options);
+      const a = sensorsWith(state, 0, 0);
+      const b = sensorsWith(state, -12, 3);
+      state.writeLatent(latentFor(40), 1, 1e9, 1e9);
+      const outputs: Float64Array[] = [];
+      for (let i = 0; i < 200; i++) {
+        const target = Float64Array.from(READY);
+        step.step(1e9 + i * 2e6, target, i % 2 === 0 ? a : b);
+        outputs.push(target);
+      }
+      let largest = 0;
+      for (let i = 100; i < outputs.length; i++) {
+        for (let d = 0; d < 6; d++) largest = Math.max(largest, Math.abs(outputs[i][d] - 2 * outputs[i - 1][d] + outputs[i - 2][d]) / (2e-3) ** 2);
+      }
+      return { largest, last: outputs[outputs.length - 1] };
+    };
+    const filtered = secondDifferences({ smoothing: "smooth", filterS: 0.025 });
+    const unfiltered = secondDifferences(NO_FILTER);
+    expect(filtered.largest).toBeLessThan(unfiltered.largest / 20);
+    // With steady touch the filtered output settles on the unfiltered one.
+    const steady = (options: RdpStepOptions) => {
+      const state = newState();
+      const step = new RdpReactiveStep(state, contract, decoder, options);
+      const s = sensorsWith(state, -5, 1);
+      state.writeLatent(latentFor(41), 1, 1e9, 1e9);
+      const target = Float64Array.from(READY);
+      for (let i = 0; i <= 1400; i++) {
+        target.set(READY);
+        step.step(1e9 + i * 2e6, target, s); // past the latent's end at 1.33 s: the last action is held
+      }
+      return target;
+    };
+    const settled = steady({ smoothing: "smooth", filterS: 0.025 });
+    const reference = steady(NO_FILTER);
+    for (let d = 0; d < 7; d++) expect(settled[d]).toBeCloseTo(reference[d], 4);
+  });
+
+  it("a residual decoder adds its correction to the scheduler's target instead of replacing it", async () => {
+    const residualRad = 0.03;
+    const residualContract = { ...contract, output: "residual" as const, residual: { low: Array(7).fill(-residualRad), high: Array(7).fill(residualRad) } };
+    const state = newState();
+    const step = new RdpReactiveStep(state, residualContract, decoder, HOLD);
+    const sensors = sensorsWith(state, 2, 1);
+    const latent = latentFor(24);
+    state.writeLatent(latent, 1, 1e9, 1e9);
+    // The same network: its normalized output a gives the correction a * 0.03 rad here.
+    const absolute = await ortDecode(latent, Array.from({ length: 3 }, () => featuresOf(sensors)));
+    const normalizedOf = (v: number, d: number) => (2 * (v - contract.action.low[d])) / (contract.action.high[d] - contract.action.low[d]) - 1;
+    for (const [k, plan] of [[0, 0.5], [2, -0.25]] as const) {
+      const target = Float64Array.from(READY, (q) => q + plan);
+      step.step(1e9 + (k + 0.5) * PERIOD_NS, target, sensors);
+      for (let d = 0; d < 7; d++) expect(target[d]).toBeCloseTo(READY[d] + plan + normalizedOf(absolute[k][d], d) * residualRad, 5);
+    }
+    expect(() => decodeLatentToChunk(decoder, residualContract, latent, new Float64Array(6), new Float64Array(16))).toThrow(/a residual decoder corrects a plan/);
+  });
+
+  it("rejects bad smoothing options", () => {
+    expect(() => new RdpReactiveStep(newState(), contract, decoder, { smoothing: "cubic" as "hold" })).toThrow(/expected smoothing "smooth" or "hold", got "cubic"/);
+    expect(() => new RdpReactiveStep(newState(), contract, decoder, { filterS: 2 })).toThrow(/expected filterS in \[0, 1\] s, got 2/);
+    expect(() => new RdpReactiveStep(newState(), contract, decoder, { handoverS: -1 })).toThrow(/expected handoverS in \[0, 10\] s, got -1/);
   });
 
   it("refuses shared memory that does not fit the model", () => {

@@ -7,13 +7,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArmDescription } from "../../src/kinematics/description.js";
-import { normalizeInto } from "../../src/policy/normalization.js";
+import { ArmKinematics } from "../../src/kinematics/kinematics.js";
+import { loadNormStats, normalizeInto } from "../../src/policy/normalization.js";
+import { deltaOriginState, jointChunkToEeDeltas } from "../../src/runtime/actionSpace.js";
 import { loadRdpContract, RdpEncoder, RdpGruDecoder, touchFeaturesInto } from "../../src/policy/rdp.js";
 import { loadVlaConfig, VlaRunner, vlaChunkCodec } from "../../src/policy/vla.js";
 import type { ImageFrame } from "../../src/runtime/slowExecutor.js";
 import { WipeCamera, WIPE_CAMERA } from "../../src/sim/camera.js";
-import { WipeExpert, runExpertEpisode } from "../../src/sim/expert.js";
-import { BUNDLED_POLICY, chunkToDeltas, loadBundledExpertModel } from "../../src/sim/expertPolicy.js";
+import { WipeExpert, runExpertEpisode, type LockstepArm } from "../../src/sim/expert.js";
+import { BUNDLED_POLICY } from "../../src/sim/expertPolicy.js";
 import { MujocoArm } from "../../src/sim/mujocoArm.js";
 import { publicSpec, sampleWipeTask } from "../../src/sim/task.js";
 
@@ -29,18 +31,18 @@ const steps = BUNDLED_POLICY.chunkSteps;
 
 interface HeldOut {
   frame: ImageFrame;
-  /** The expert's chunk for this observation as the policy target: normalized per-step deltas. */
+  /** The expert's chunk for this observation as the policy target: normalized tool-pose deltas from the plan. */
   target: Float64Array;
   /** Standing still, normalized the same way. */
   still: Float64Array;
-  positions: Float64Array;
 }
 
-function rmsJoints(a: Float64Array, b: Float64Array): number {
+/** RMS over the translation part (dx, dy, dz) of normalized ee-delta chunks. */
+function rmsTranslation(a: Float64Array, b: Float64Array): number {
   let s = 0;
   let n = 0;
   for (let i = 0; i < a.length; i++) {
-    if (i % dim === dim - 1) continue;
+    if (i % dim >= 3) continue;
     s += (a[i] - b[i]) ** 2;
     n++;
   }
@@ -53,28 +55,47 @@ describe("trained wipe VLA through the runner", () => {
 
   beforeAll(async () => {
     runner = await VlaRunner.load({ dir: VLA_DIR, session: { intraOpNumThreads: 1 } });
-    const model = loadBundledExpertModel(ROOT);
+    const config = loadVlaConfig(VLA_DIR);
+    const stats = loadNormStats(join(VLA_DIR, config.chunk!.normStats), config.chunk!.normStatsKey);
+    const kinematics = new ArmKinematics(arm);
     const task = sampleWipeTask(HELD_OUT_SEED, { perturbations: true });
     const spec = publicSpec(task);
     const sim = await MujocoArm.create({ arm, task, seed: HELD_OUT_SEED });
-    const expert = new WipeExpert(arm, spec, { seed: HELD_OUT_SEED, stepPeriodS: BUNDLED_POLICY.stepPeriodS, chunkSteps: steps });
+    // The demonstrations' expert: lanes from the corner nearest the tool (what the camera shows decides the path).
+    const expert = new WipeExpert(arm, spec, { seed: HELD_OUT_SEED, stepPeriodS: BUNDLED_POLICY.stepPeriodS, chunkSteps: steps, variedPath: false });
     const camera = new WipeCamera(arm, spec);
+    // Where the expert's plan has the arm: the last command sent (the "plan" delta origin).
+    let lastCommand: Float64Array | undefined;
+    const tracing: LockstepArm = {
+      get dim() { return sim.dim; },
+      get tactileCount() { return sim.tactileCount; },
+      get timestepS() { return sim.timestepS; },
+      get simTimeS() { return sim.simTimeS; },
+      readSensors: (into) => sim.readSensors(into),
+      metrics: () => sim.metrics(),
+      sendCommand: (command, timeNs) => {
+        lastCommand = command.slice();
+        sim.sendCommand(command, timeNs);
+      },
+      step: (n) => sim.step(n),
+    };
     let k = 0;
-    runExpertEpisode(sim, expert, {
+    runExpertEpisode(tracing, expert, {
       replanPeriodS: BUNDLED_POLICY.replanPeriodS,
       maxDurationS: 12,
       onChunk: (obs, chunk) => {
         const frame = camera.observe(obs.positions, obs.wrench, obs.timeNs);
         // Every 6th policy step (1.2 s apart): approach, descent and wiping.
         if (k++ % 6 !== 0) return;
-        const deltas = chunkToDeltas(chunk, obs.positions, steps, dim);
+        const origin = deltaOriginState("plan", obs.positions, lastCommand, arm.joints.length);
+        const deltas = jointChunkToEeDeltas(chunk, steps, origin, kinematics);
         const target = new Float64Array(deltas.length);
-        normalizeInto(deltas, dim, model.stats, target, { clip: true });
+        normalizeInto(deltas, dim, stats, target, { clip: true });
         const zero = new Float64Array(deltas.length);
         for (let i = 0; i < steps; i++) zero[i * dim + dim - 1] = deltas[i * dim + dim - 1];
         const still = new Float64Array(deltas.length);
-        normalizeInto(zero, dim, model.stats, still, { clip: true });
-        heldOut.push({ frame: { ...frame, data: frame.data.slice() }, target, still, positions: obs.positions.slice() });
+        normalizeInto(zero, dim, stats, still, { clip: true });
+        heldOut.push({ frame: { ...frame, data: frame.data.slice() }, target, still });
       },
     });
     sim.close();
@@ -108,12 +129,39 @@ describe("trained wipe VLA through the runner", () => {
       }
       decodedCount++;
       expect(decoded.length).toBe(steps * dim);
-      modelError += rmsJoints(decoded, h.target);
-      stillError += rmsJoints(h.still, h.target);
+      modelError += rmsTranslation(decoded, h.target);
+      stillError += rmsTranslation(h.still, h.target);
     }
     // train_report.json: 89 % of held-out chunks decode; require three quarters here.
     expect(decodedCount).toBeGreaterThanOrEqual(Math.ceil(0.75 * heldOut.length));
     expect(modelError).toBeLessThan(stillError);
+  }, 120_000);
+
+  it("with constrainToChunk every held-out answer decodes, and the grammar steps in only where the model went astray", async () => {
+    const config = { ...loadVlaConfig(VLA_DIR), constrainToChunk: true };
+    const constrained = await VlaRunner.load({ dir: VLA_DIR, config, session: { intraOpNumThreads: 1 } });
+    try {
+      const codec = vlaChunkCodec(VLA_DIR, config, arm);
+      let overrides = 0;
+      let unchanged = 0;
+      for (const h of heldOut) {
+        const free = await runner.generate(h.frame, INSTRUCTION);
+        const out = await constrained.generate(h.frame, INSTRUCTION);
+        expect(out.stop).toBe("end");
+        expect(codec.decoder(out.fastIds)).toBeInstanceOf(Float64Array);
+        overrides += out.stats.grammarOverrides;
+        // An answer that already decoded is left exactly as the model wrote it.
+        if (!(codec.decoder(free.fastIds) instanceof Error)) {
+          expect(out.fastIds).toEqual(free.fastIds);
+          expect(out.stats.grammarOverrides).toBe(0);
+          unchanged++;
+        }
+      }
+      expect(unchanged).toBeGreaterThan(0);
+      expect(overrides).toBeGreaterThanOrEqual(0);
+    } finally {
+      await constrained.release();
+    }
   }, 120_000);
 
   it("is not a constant: the held-out frames (approach, descent, wiping) get different chunks", async () => {
@@ -149,8 +197,11 @@ describe("trained wipe RDP pair", () => {
       for (let i = 0; i < touchWidth; i++) x[contract.latentWidth + i] = sample.touch[k * touchWidth + i];
       decoder.step(x, hidden, hidden, action);
       for (let d = 0; d < contract.action.dim - 1; d++) {
-        const halfRange = (contract.action.high[d] - contract.action.low[d]) / 2;
-        sum += ((action[d] - sample.executed[k * contract.action.dim + d]) * halfRange) ** 2;
+        const i = k * contract.action.dim + d;
+        const rad = (range: { low: number[]; high: number[] }, normalized: number) => range.low[d] + 0.5 * (normalized + 1) * (range.high[d] - range.low[d]);
+        // A residual decoder corrects the plan; an absolute one gives the command itself.
+        const command = contract.residual ? rad(contract.action, sample.planned[i]) + rad(contract.residual, action[d]) : rad(contract.action, action[d]);
+        sum += (command - rad(contract.action, sample.executed[i])) ** 2;
         n++;
       }
     }

@@ -199,6 +199,9 @@ describe("vla chunk codec", () => {
     const { chunk: _chunk, ...noChunk } = base;
     expect(() => vlaChunkCodec(TINY_VLA_DIR, noChunk, arm)).toThrow(/expected a "chunk" section/);
     expect(() => vlaChunkCodec(TINY_VLA_DIR, { ...base, actionTokens: { ...base.actionTokens, count: 2048 } }, arm)).toThrow(/expected actionTokens.count 1024 \(the FAST tokenizer's vocabulary\), got 2048/);
+    expect(() => vlaChunkCodec(TINY_VLA_DIR, { ...base, chunk: { ...base.chunk!, deltaOrigin: "previous" } }, arm)).toThrow(/expected chunk.deltaOrigin measured \| plan, got "previous"/);
+    expect(() => parseVlaConfig({ constrainToChunk: "yes" })).toThrow(/expected constrainToChunk to be true or false, got "yes"/);
+    expect(() => parseVlaConfig({ constrainToChunk: true })).toThrow(/constrainToChunk needs a "chunk" section/);
   });
 
   it("is not confused by the RDP folder (no vla_config.json: NORA defaults)", () => {

@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadArmDescription } from "../../src/kinematics/description.js";
-import { ArmKinematics, rotationError } from "../../src/kinematics/kinematics.js";
-import { toJointChunk, type ActionSpace } from "../../src/runtime/actionSpace.js";
+import { ArmKinematics, matrixToRpy as matrixToRpyInto, rotationError, rpyToMatrix } from "../../src/kinematics/kinematics.js";
+import { deltaOriginState, jointChunkToEeDeltas, PLAN_ORIGIN_MAX_GAP_RAD, toJointChunk, type ActionSpace } from "../../src/runtime/actionSpace.js";
 
 const arm = loadArmDescription(fileURLToPath(new URL("../../sim/arm/description.json", import.meta.url)));
 const kinematics = new ArmKinematics(arm);
@@ -10,7 +10,7 @@ const STATE = [0.1, 0.2, 1.4, 0.9, -0.2, 0.3, 0.05];
 
 /** Rotation matrix (row-major) -> fixed-axis roll, pitch, yaw with R = Rz(yaw) Ry(pitch) Rx(roll). */
 function matrixToRpy(R: ArrayLike<number>): [number, number, number] {
-  return [Math.atan2(R[7], R[8]), Math.asin(-R[6]), Math.atan2(R[3], R[0])];
+  return Array.from(matrixToRpyInto(R, new Float64Array(3))) as [number, number, number];
 }
 
 function pose(q: ArrayLike<number>) {
@@ -77,6 +77,40 @@ describe("toJointChunk", () => {
     });
   });
 
+  it("jointChunkToEeDeltas is the inverse: it gives the deltas built by hand, and toJointChunk maps them back", () => {
+    const path = Array.from({ length: 6 }, (_, i) => STATE.map((q, d) => (d < 6 ? q - 0.02 * i * Math.cos(d + 2) : 0.01 * i)));
+    const eeDeltas = jointChunkToEeDeltas(Float64Array.from(path.flat()), path.length, STATE, kinematics);
+    let previous = pose(STATE);
+    path.forEach((q, i) => {
+      const next = pose(q);
+      for (let a = 0; a < 3; a++) expect(eeDeltas[i * 7 + a]).toBeCloseTo(next.p[a] - previous.p[a], 12);
+      // R(droll, dpitch, dyaw) * R_prev must be R_next.
+      const Rd = new Float64Array(9);
+      rpyToMatrix(eeDeltas[i * 7 + 3], eeDeltas[i * 7 + 4], eeDeltas[i * 7 + 5], Rd);
+      const R = new Float64Array(9);
+      for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) R[r * 3 + c] = Rd[r * 3] * previous.R[c] + Rd[r * 3 + 1] * previous.R[3 + c] + Rd[r * 3 + 2] * previous.R[6 + c];
+      expect(rotationError(next.R, R, new Float64Array(3))).toBeLessThan(1e-7);
+      expect(eeDeltas[i * 7 + 6]).toBe(q[6]);
+      previous = next;
+    });
+    const back = toJointChunk(eeDeltas, path.length, "ee-delta", STATE, kinematics);
+    path.forEach((q, i) => {
+      const want = pose(q);
+      const got = pose(back.subarray(i * 7, i * 7 + 6));
+      expect(Math.hypot(got.p[0] - want.p[0], got.p[1] - want.p[1], got.p[2] - want.p[2])).toBeLessThan(2e-4);
+    });
+    expect(() => jointChunkToEeDeltas(new Float64Array(13), 2, STATE, kinematics)).toThrow(/joint chunk of 2 x 7 values, got 13/);
+  });
+
+  it("matrixToRpy inverts rpyToMatrix", () => {
+    const R = new Float64Array(9);
+    for (const rpy of [[0.3, -0.4, 1.2], [-2.5, 1.1, -0.2], [0, 0, 0]]) {
+      rpyToMatrix(rpy[0], rpy[1], rpy[2], R);
+      const got = matrixToRpyInto(R, new Float64Array(3));
+      for (let k = 0; k < 3; k++) expect(got[k]).toBeCloseTo(rpy[k], 12);
+    }
+  });
+
   it("ee-delta throws a clear error when IK cannot reach a step", () => {
     const deltas = [[0, 0, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0, 0]];
     expect(() => toJointChunk(deltas, 2, "ee-delta", STATE, kinematics)).toThrow(/ee-delta step 1 of 2: IK could not reach/);
@@ -103,4 +137,21 @@ describe("toJointChunk", () => {
   for (const [name, call, message] of bad) {
     it(`rejects ${name}`, () => expect(call).toThrow(message));
   }
+});
+
+describe("deltaOriginState", () => {
+  const measured = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.02];
+  it("measured: always the measured positions", () => {
+    expect(deltaOriginState("measured", measured, [0.11, 0.2, 0.3, 0.4, 0.5, 0.6, 0.02], 6)).toBe(measured);
+  });
+  it("plan: the planned positions while they stay within the gap of the measured ones", () => {
+    const planned = measured.map((q) => q + PLAN_ORIGIN_MAX_GAP_RAD * 0.9);
+    expect(deltaOriginState("plan", measured, planned, 6)).toBe(planned);
+  });
+  it("plan: the measured positions with no plan, a short plan, a plan too far away or a NaN in it", () => {
+    expect(deltaOriginState("plan", measured, undefined, 6)).toBe(measured);
+    expect(deltaOriginState("plan", measured, [0.1, 0.2], 6)).toBe(measured);
+    expect(deltaOriginState("plan", measured, measured.map((q, j) => (j === 4 ? q + PLAN_ORIGIN_MAX_GAP_RAD * 1.1 : q)), 6)).toBe(measured);
+    expect(deltaOriginState("plan", measured, measured.map((q, j) => (j === 2 ? NaN : q)), 6)).toBe(measured);
+  });
 });

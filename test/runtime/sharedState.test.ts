@@ -231,7 +231,7 @@ describe("seqlock under a concurrent writer", () => {
     const distinct = new Set<number>();
     // At least 100k reads; more (up to 5 s) when a busy machine leaves the writer little time to write.
     const deadline = Date.now() + 5000;
-    for (let i = 0; i < 100_000 || ((consistent < 500 || distinct.size <= 10) && Date.now() < deadline); i++) {
+    for (let i = 0; i < 100_000 || ((consistent <= 500 || distinct.size <= 10) && Date.now() < deadline); i++) {
       if (!state.readSensors(into)) continue;
       const k = into.timeNs;
       let whole = k >= lastSeen; // a newer read never goes back in time

@@ -93,6 +93,26 @@ describe("SlowExecutor", () => {
     expect(Array.from(chunk.actions.subarray(0, 9)).map((v) => +v.toFixed(10))).toEqual([0.4, -0.1, 0.3, 0.2, 0.1, 0.3, 0.3, 0, 0.3]);
   });
 
+  it("hands the next observation where the last published chunk puts the arm at its time (plannedPositions)", async () => {
+    const state = stateWithSensors(7_000_000);
+    // Steps 100 ms apart: [0, 0.01, 0.02], [0.03, 0.04, 0.05], ...
+    const policy = new ScriptedPolicy([() => actions(4, 3), () => actions(4, 3), () => actions(4, 3)]);
+    const slow = executor(state, policy);
+    expect((await slow.runOnce()).ok).toBe(true);
+    expect(policy.seen[0].plannedPositions).toBeUndefined();
+    const write = (timeNs: number) => {
+      const s = state.createSensorSnapshot();
+      s.timeNs = timeNs;
+      state.writeSensors(s);
+    };
+    write(7_000_000 + 150e6); // halfway between steps 1 and 2
+    expect((await slow.runOnce()).ok).toBe(true);
+    expect(Array.from(policy.seen[1].plannedPositions ?? []).map((v) => +v.toFixed(10))).toEqual([0.045, 0.055, 0.065]);
+    write(7_000_000 + 150e6 + 900e6); // past the second chunk's last step: held there
+    expect((await slow.runOnce()).ok).toBe(true);
+    expect(Array.from(policy.seen[2].plannedPositions ?? []).map((v) => +v.toFixed(10))).toEqual([0.09, 0.1, 0.11]);
+  });
+
   it("records a throwing policy as one line, publishes nothing and keeps going", async () => {
     const state = stateWithSensors();
     const errors: string[] = [];

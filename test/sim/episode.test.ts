@@ -15,8 +15,15 @@ import { replay } from "../../src/observability/replay.js";
 
 const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 
+/** Lockstep, and unless a test says otherwise the stand-in policy with force-feedback compliance (fast, exact). */
 function lockstep(overrides: RuntimeConfigInput = {}) {
-  return parseConfig({ ...overrides, control: { realtime: false, ...overrides.control }, episode: { durationS: 6, ...overrides.episode } });
+  return parseConfig({
+    ...overrides,
+    policy: { kind: "scripted-expert", ...overrides.policy },
+    reactive: { kind: "compliance", ...overrides.reactive },
+    control: { realtime: false, ...overrides.control },
+    episode: { durationS: 6, ...overrides.episode },
+  });
 }
 
 /** Wraps a policy and breaks some of its answers the way real models and servers break. */
@@ -153,7 +160,7 @@ describe("episode on the embedded arm", () => {
 
   it("runs in real time with the fast loop in its worker thread", async () => {
     const workerUrl = await bundleSourceModule("runtime/fastWorker.ts", "fastWorker");
-    const config = parseConfig({ control: { realtime: true }, episode: { durationS: 2, seed: 1 } });
+    const config = parseConfig({ policy: { kind: "scripted-expert" }, reactive: { kind: "compliance" }, control: { realtime: true }, episode: { durationS: 2, seed: 1 } });
     const summary = await runEpisode(config, { packageRoot, workerUrl, progressPeriodMs: 100 });
     expect(summary.mode).toBe("realtime");
     expect(summary.loop.ticks).toBeGreaterThan(500);

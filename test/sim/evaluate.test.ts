@@ -16,10 +16,10 @@ describe("evaluation", () => {
   });
 
   it("runs the same seeds in each configuration and aggregates what they achieved", async () => {
-    const configurations = DEFAULT_EVAL_CONFIGURATIONS.filter((c) => c.name === "expert" || c.name === "reactive, perturbed");
+    const configurations = DEFAULT_EVAL_CONFIGURATIONS.filter((c) => c.name === "expert" || c.name === "stand-in + compliance, perturbed");
     const seen: string[] = [];
     const results = await evaluate({ packageRoot, episodes: 2, firstSeed: 4, durationS: 18, configurations, onEpisode: (_d, _t, name) => seen.push(name) });
-    expect(seen).toEqual(["expert", "expert", "reactive, perturbed", "reactive, perturbed"]);
+    expect(seen).toEqual(["expert", "expert", "stand-in + compliance, perturbed", "stand-in + compliance, perturbed"]);
     expect(results.map((r) => r.outcomes.map((o) => o.seed))).toEqual([[4, 5], [4, 5]]);
     for (const result of results) {
       expect(result.episodes).toBe(2);

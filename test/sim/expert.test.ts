@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { boustrophedonPath, runExpertEpisode, WipeExpert } from "../../src/sim/expert.js";
 import { MujocoArm, READY_POSITIONS_VLA_ARM6 } from "../../src/sim/mujocoArm.js";
 import { publicSpec, resolveWipeTask, sampleWipeTask } from "../../src/sim/task.js";
+import { ArmKinematics } from "../../src/kinematics/kinematics.js";
 import { bundledArm, makeSnapshot } from "./helpers.js";
 
 const arm = bundledArm();
@@ -64,6 +65,30 @@ describe("WipeExpert", () => {
       for (let i = 0; i < 6; i++) expect(Math.abs(chunk.actions[s * 7 + i] - chunk.actions[(s - 1) * 7 + i])).toBeLessThan(0.05);
     }
     expect(expert.phase).toBe("approach");
+  });
+
+  it("variedPath false: lanes along the longer side from the corner nearest the tool, whatever the seed", () => {
+    const spec = publicSpec(sampleWipeTask(3));
+    const startFor = (seed: number, variedPath: boolean) => {
+      const expert = new WipeExpert(arm, spec, { seed, variedPath });
+      const snap = makeSnapshot(7, 16);
+      snap.positions.set(READY_POSITIONS_VLA_ARM6);
+      expert.plan(snap);
+      return expert.diagnostics().pathStartXyM;
+    };
+    const fixed = [1, 2, 3, 4, 5, 6].map((seed) => startFor(seed, false));
+    for (const start of fixed) expect(start).toEqual(fixed[0]);
+    // The nearest of the four start corners to the tool at the ready pose.
+    const tool = new Float64Array(3);
+    new ArmKinematics(arm).forward(READY_POSITIONS_VLA_ARM6, tool, new Float64Array(9));
+    const alongX = spec.areaSizeXyM[0] >= spec.areaSizeXyM[1];
+    const corners = [false, true].flatMap((a) => [false, true].map((b) => boustrophedonPath(spec, 0.056, 0.3, 0.012, alongX, a, b)[0]));
+    const distance = (p: number[]) => Math.hypot(p[0] - tool[0], p[1] - tool[1]);
+    expect(distance(fixed[0])).toBeCloseTo(Math.min(...corners.map(distance)), 12);
+    // The default varies the start with the seed.
+    const varied = new Set([1, 2, 3, 4, 5, 6].map((seed) => startFor(seed, true).join(",")));
+    expect(varied.size).toBeGreaterThan(1);
+    expect(() => new WipeExpert(arm, spec, { variedPath: "no" as unknown as boolean })).toThrow(/variedPath must be a boolean, got "no"/);
   });
 
   it("does not depend on the hidden surface height before it touches", () => {

@@ -15,10 +15,18 @@ export interface RdpContract {
   action: {
     dim: number;
     names: string[];
-    /** Per command entry: normalized -1 is `low`, +1 is `high`. */
+    /** Per command entry: normalized -1 is `low`, +1 is `high` (the encoder's input, and an "absolute" decoder's output). */
     low: number[];
     high: number[];
   };
+  /**
+   * What the decoder outputs. "absolute": the command itself (normalized with action.low/high). "residual": a
+   * correction added to the plan the scheduler plays (normalized with residual.low/high): free-air motion stays the
+   * plan's smooth curve and the decoder only adds what touch calls for.
+   */
+  output: "absolute" | "residual";
+  /** Present for "residual" output. */
+  residual?: { low: number[]; high: number[] };
   touch: {
     /** Wrench entries (fx, fy, fz, tx, ty, tz) first, then this many taxels. */
     wrench: number;
@@ -75,6 +83,18 @@ export function parseRdpContract(json: Json, source = "rdp contract"): RdpContra
   low.forEach((l, i) => {
     if (!(high[i] > l)) fail(`action.high[${i}] > action.low[${i}]`, [l, high[i]]);
   });
+  let output: RdpContract["output"] = "absolute";
+  let residual: RdpContract["residual"];
+  if (json.residual !== undefined) {
+    const r = isObject(json.residual) ? json.residual : fail("residual to be an object with low and high", json.residual);
+    const rLow = numbers(r.low, "residual.low", dim);
+    const rHigh = numbers(r.high, "residual.high", dim);
+    rLow.forEach((l, i) => {
+      if (!(rHigh[i] > l)) fail(`residual.high[${i}] > residual.low[${i}]`, [l, rHigh[i]]);
+    });
+    output = "residual";
+    residual = { low: rLow, high: rHigh };
+  }
   const scale = numbers(touch.scale, "touch.scale", wrench + tactile);
   if (!scale.every((s) => s > 0)) fail("positive touch.scale entries", scale);
   if (typeof touch.clip !== "number" || !(touch.clip > 0)) fail("a positive touch.clip", touch.clip);
@@ -86,6 +106,8 @@ export function parseRdpContract(json: Json, source = "rdp contract"): RdpContra
     hiddenSize: int(json.hiddenSize, "hiddenSize"),
     stepPeriodS: json.stepPeriodS as number,
     action: { dim, names: Array.isArray(action.names) ? action.names.map(String) : [], low, high },
+    output,
+    ...(residual ? { residual } : {}),
     touch: { wrench, tactile, scale, clip: touch.clip as number },
     files: { encoder: file(files.encoder, "encoder"), decoder: file(files.decoder, "decoder"), decoderWeights: file(files.decoderWeights, "decoderWeights") },
   };

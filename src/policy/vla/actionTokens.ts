@@ -1,5 +1,6 @@
 // Where a VLA keeps its action tokens and how they map to FAST ids, and the restricted greedy choice: only the
 // action range and the end tokens can win, so a generated id is always a FAST id or an end token.
+import type { FastLengthGrammar } from "../../tokenizers/fastGrammar.js";
 import type { ActionTokenMapping } from "./config.js";
 
 /** pi0-FAST keeps this many ids at the end of the vocabulary free of action tokens. */
@@ -48,7 +49,30 @@ export function restrictedArgmax(logits: Float32Array, offset: number, range: Ac
       best = id;
     }
   }
-  for (const id of endIds) {
+  return pickAmong(logits, offset, endIds, best, bestValue);
+}
+
+/**
+ * As restrictedArgmax, among the ids the grammar allows: action ids that keep the answer decodable, and the end ids
+ * only once the chunk is complete (then nothing else). -1 when every allowed candidate's logit is NaN.
+ */
+export function constrainedArgmax(logits: Float32Array, offset: number, range: ActionTokenRange, endIds: readonly number[], grammar: FastLengthGrammar): number {
+  if (grammar.complete) return pickAmong(logits, offset, endIds, -1, -Infinity);
+  let best = -1;
+  let bestValue = -Infinity;
+  for (let id = range.lowId; id <= range.highId; id++) {
+    const v = logits[offset + id];
+    if (!(v > bestValue || (best < 0 && v === bestValue))) continue;
+    if (!grammar.allows(range.toFastId(id))) continue;
+    bestValue = v;
+    best = id;
+  }
+  return best;
+}
+
+/** `ids` compete with the best so far (id `best` at `bestValue`; first wins on ties, NaN never wins). */
+function pickAmong(logits: Float32Array, offset: number, ids: readonly number[], best: number, bestValue: number): number {
+  for (const id of ids) {
     const v = logits[offset + id];
     if (v > bestValue || (best < 0 && v === bestValue)) {
       bestValue = v;

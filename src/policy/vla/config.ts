@@ -31,6 +31,8 @@ export interface VlaChunkConfig {
   normStats: string;
   normStatsKey?: string;
   actionSpace: string;
+  /** Where delta chunks start: "measured" (default) or "plan" (see DeltaOrigin). */
+  deltaOrigin?: string;
 }
 
 export interface VlaModelConfig {
@@ -45,6 +47,9 @@ export interface VlaModelConfig {
   /** No end token within maxNewTokens: fail the call ("error") or hand the tokens on as they are ("truncate"). */
   onMaxTokens: "error" | "truncate";
   chunk?: VlaChunkConfig;
+  /** Greedy decoding may only choose FAST ids that keep the answer decodable to exactly chunk.steps x chunk.dim
+   * coefficients (FastLengthGrammar); needs the chunk section. Default false. */
+  constrainToChunk: boolean;
 }
 
 export const NORA_ACTION_FIRST_ID = 151665;
@@ -68,6 +73,7 @@ export function noraDefaults(): VlaModelConfig {
     endTokens: ["<|im_end|>", "<|endoftext|>"],
     maxNewTokens: 64,
     onMaxTokens: "error",
+    constrainToChunk: false,
   };
 }
 
@@ -153,12 +159,18 @@ export function parseVlaConfig(json: Json, source = "vla config"): VlaModelConfi
     endTokens,
     maxNewTokens: int(json.maxNewTokens, d.maxNewTokens, "maxNewTokens", 1, 4096),
     onMaxTokens: onMaxTokens as "error" | "truncate",
+    constrainToChunk: false,
   };
   const factor = config.image.patchSize * config.image.mergeSize;
   if (config.image.width % factor !== 0 || config.image.height % factor !== 0) {
     throw new Error(`${source}: expected image width and height to be multiples of ${factor} (patch ${config.image.patchSize} x merge ${config.image.mergeSize}), got ${config.image.width}x${config.image.height}`);
   }
   if (json.chunk !== undefined) config.chunk = parseChunk(json.chunk, source);
+  if (json.constrainToChunk !== undefined) {
+    if (typeof json.constrainToChunk !== "boolean") throw new Error(`${source}: expected constrainToChunk to be true or false, got ${JSON.stringify(json.constrainToChunk)}`);
+    if (json.constrainToChunk && config.chunk === undefined) throw new Error(`${source}: constrainToChunk needs a "chunk" section (the FAST tokenizer and the chunk shape), got none`);
+    config.constrainToChunk = json.constrainToChunk;
+  }
   return config;
 }
 
@@ -183,6 +195,7 @@ function parseChunk(v: Json, source: string): VlaChunkConfig {
     normStats: text(v.normStats, "normStats"),
     normStatsKey: v.normStatsKey === undefined ? undefined : text(v.normStatsKey, "normStatsKey"),
     actionSpace: text(v.actionSpace, "actionSpace"),
+    deltaOrigin: v.deltaOrigin === undefined ? undefined : text(v.deltaOrigin, "deltaOrigin"),
   };
 }
 

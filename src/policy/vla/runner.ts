@@ -8,12 +8,14 @@
 import { join } from "node:path";
 import type { ImageFrame } from "../../runtime/slowExecutor.js";
 import { floatOutput, loadSession, type FloatOutput, RunClock, Tensor, type InferenceSession, type OrtFeeds, type OrtOutputs, type SessionSettings } from "../onnx.js";
-import { actionTokenRange, restrictedArgmax, type ActionTokenRange } from "./actionTokens.js";
+import { actionTokenRange, constrainedArgmax, restrictedArgmax, type ActionTokenRange } from "./actionTokens.js";
 import { loadVlaConfig, type VlaModelConfig } from "./config.js";
 import { checkDecoder, checkEmbedTokens, checkVisionEncoder, type DecoderContract, type VisionContract } from "./contract.js";
 import { VlaImagePreprocessor } from "./image.js";
 import { buildPrompt, promptTokens, ropePositions, type PromptTokens } from "./prompt.js";
 import { VlaTextTokenizer } from "./tokenizer.js";
+import { FastTokenizer } from "../../tokenizers/fast.js";
+import type { FastLengthGrammar } from "../../tokenizers/fastGrammar.js";
 
 export interface VlaRunnerOptions {
   /** Folder with the ONNX files, tokenizer.json and (optionally) vla_config.json. */
@@ -52,6 +54,8 @@ export interface VlaCallStats {
   /** overheadMs / (totalMs - preprocessMs). */
   overheadFraction: number;
   stop: "end" | "maxTokens";
+  /** Tokens where the chunk grammar (config.constrainToChunk) ruled out the model's first choice. */
+  grammarOverrides: number;
 }
 
 export interface VlaGeneration {
@@ -85,6 +89,9 @@ export class VlaRunner {
   private actionEmbeddings: Float32Array | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private released = false;
+  /** Set when config.constrainToChunk: the FAST ids each greedy step may choose. */
+  private readonly grammar: FastLengthGrammar | null;
+  private grammarOverrides = 0;
 
   private constructor(
     config: VlaModelConfig,
@@ -93,7 +100,9 @@ export class VlaRunner {
     vision: VisionContract,
     decoder: DecoderContract,
     cacheEmbeddings: boolean,
+    grammar: FastLengthGrammar | null,
   ) {
+    this.grammar = grammar;
     this.config = config;
     this.tokenizer = tokenizer;
     this.sessions = sessions;
@@ -123,7 +132,7 @@ export class VlaRunner {
         throw new Error(`vla vision encoder: expected image_features of width ${hidden} (the token embedding's), got ${vision.featureWidth}`);
       }
       const decoder = checkDecoder(sessions.decoder, hidden);
-      const runner = new VlaRunner(config, tokenizer, sessions as Required<typeof sessions>, vision, decoder, options.cacheActionEmbeddings ?? true);
+      const runner = new VlaRunner(config, tokenizer, sessions as Required<typeof sessions>, vision, decoder, options.cacheActionEmbeddings ?? true, chunkGrammar(options.dir, config));
       for (const id of runner.endIds) {
         if (decoder.vocabSize !== null && id >= decoder.vocabSize) throw new Error(`vla decoder: expected end token id ${id} inside the vocabulary of ${decoder.vocabSize} logits`);
       }
@@ -237,6 +246,8 @@ export class VlaRunner {
     const range = this.range!;
 
     const modelIds: number[] = [];
+    this.grammar?.reset();
+    this.grammarOverrides = 0;
     let length = n;
     let generated = 0;
     let stop: "end" | "maxTokens" = "maxTokens";
@@ -293,6 +304,7 @@ export class VlaRunner {
         overheadMs,
         overheadFraction: modelMs > 0 ? overheadMs / modelMs : 0,
         stop,
+        grammarOverrides: this.grammarOverrides,
       },
     };
   }
@@ -308,8 +320,14 @@ export class VlaRunner {
   /** The restricted greedy choice on the last logits row. */
   private pick(logits: FloatOutput, range: ActionTokenRange): number {
     const vocab = logits.dims[2];
-    const token = restrictedArgmax(logits.data, (logits.dims[1] - 1) * vocab, range, this.endIds);
-    if (token < 0) throw new Error("vla decoder: expected finite logits, got NaN for every action and end token");
+    const offset = (logits.dims[1] - 1) * vocab;
+    const free = restrictedArgmax(logits.data, offset, range, this.endIds);
+    if (free < 0) throw new Error("vla decoder: expected finite logits, got NaN for every action and end token");
+    if (this.grammar === null) return free;
+    const token = constrainedArgmax(logits.data, offset, range, this.endIds, this.grammar);
+    if (token < 0) throw new Error("vla decoder: expected finite logits, got NaN for every token the chunk grammar allows");
+    if (token !== free) this.grammarOverrides++;
+    if (!this.endIds.includes(token)) this.grammar.accept(range.toFastId(token));
     return token;
   }
 
@@ -326,4 +344,14 @@ export class VlaRunner {
 
 function ones(n: number): Tensor {
   return new Tensor("int64", new BigInt64Array(n).fill(1n), [1, n]);
+}
+
+/** The chunk grammar of a config with constrainToChunk (its FAST tokenizer, relative to the model folder). */
+function chunkGrammar(dir: string, config: VlaModelConfig): FastLengthGrammar | null {
+  if (!config.constrainToChunk || config.chunk === undefined) return null;
+  const fast = FastTokenizer.load(join(dir, config.chunk.fastTokenizer));
+  if (fast.bpe.vocabSize !== config.actionTokens.count) {
+    throw new Error(`vla config: constrainToChunk needs actionTokens.count ${fast.bpe.vocabSize} (the FAST tokenizer's vocabulary), got ${config.actionTokens.count}`);
+  }
+  return fast.lengthGrammar(config.chunk.steps, config.chunk.dim);
 }

@@ -52,7 +52,7 @@ export function policyFactoryFor(root: string): PolicyFactory {
       p.kind === "openpi"
         ? createRemotePolicy({ kind: "openpi", url: p.url || "ws://127.0.0.1:8000", keys: p.openpiKeys, timeoutMs: p.timeoutMs, maxMessageBytes: p.maxMessageBytes, stateDtype: p.stateDtype, actionDim: commandDim(arm) })
         : createRemotePolicy({ kind: "zmq", endpoint: p.url || "tcp://127.0.0.1:5555", timeoutMs: p.timeoutMs, maxMessageBytes: p.maxMessageBytes, stepPeriodS: p.stepPeriodMs / 1000, tokenizer: "fast", includeImage: p.includeImage });
-    return { policy: client, decoder, convert: actionConverter(stats, p.actionSpace, kinematics), stepPeriodNs: p.stepPeriodMs * 1e6, close: () => client.close() };
+    return { policy: client, decoder, convert: actionConverter(stats, p.actionSpace, kinematics, p.deltaOrigin), stepPeriodNs: p.stepPeriodMs * 1e6, close: () => client.close() };
   };
 }
 

@@ -21,7 +21,7 @@ describe("ros2 entry", () => {
 
   it("builds the policy policy.kind names", async () => {
     const factory = policyFactoryFor(root);
-    const expert = await factory(parseConfig({}), arm);
+    const expert = await factory(parseConfig({ policy: { kind: "scripted-expert" } }), arm);
     expect(expert.policy.name).toBe("scripted expert (FAST tokens)");
     expect(expert.stepPeriodNs).toBeGreaterThan(0);
     expect(typeof expert.decoder).toBe("function");
