@@ -281,3 +281,15 @@ export function appendUniformSpline(
     }
   }
 }
+
+/**
+ * A row-major chunk [steps * dim] at fractional step `u`, linear between steps, held before the first and after
+ * the last, written to out[offset .. offset + dim).
+ */
+export function chunkLinearAt(actions: ArrayLike<number>, steps: number, dim: number, u: number, out: Float64Array, offset = 0): void {
+  const s = u > 0 ? u : 0;
+  const i = Math.min(Math.floor(s), steps - 1);
+  const j = Math.min(i + 1, steps - 1);
+  const f = i === j ? 0 : s - i;
+  for (let d = 0; d < dim; d++) out[offset + d] = actions[i * dim + d] * (1 - f) + actions[j * dim + d] * f;
+}

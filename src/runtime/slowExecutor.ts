@@ -5,6 +5,7 @@
 // the loop goes on, and the fast side plays out (or holds at the end of) the chunk it has.
 import { monotonicNowNs } from "./clock.js";
 import type { SharedRuntimeState } from "./sharedState.js";
+import { chunkLinearAt } from "./interpolation.js";
 import type { ActionChunk } from "./types.js";
 
 /** A camera frame as the caller hands it over (row-major, interleaved channels). */
@@ -332,16 +333,8 @@ export class SlowExecutor {
 
 /** The chunk's command at timeNs: linear between its steps, held before the first and after the last. */
 function chunkAt(chunk: ActionChunk, timeNs: number): Float64Array {
-  const { actions, steps, dim } = chunk;
-  const u = Math.min(steps - 1, Math.max(0, (timeNs - chunk.observationTimeNs) / chunk.stepPeriodNs));
-  const i = Math.min(steps - 2, Math.floor(u));
-  const out = new Float64Array(dim);
-  if (i < 0) {
-    out.set(actions.subarray(0, dim));
-    return out;
-  }
-  const f = u - i;
-  for (let d = 0; d < dim; d++) out[d] = actions[i * dim + d] + f * (actions[(i + 1) * dim + d] - actions[i * dim + d]);
+  const out = new Float64Array(chunk.dim);
+  chunkLinearAt(chunk.actions, chunk.steps, chunk.dim, (timeNs - chunk.observationTimeNs) / chunk.stepPeriodNs, out);
   return out;
 }
 

@@ -44,11 +44,12 @@ export async function setUpEpisode(config: RuntimeConfig, options: EpisodeOption
   const rdpDir = config.reactive.kind === "rdp" ? resolve(options.packageRoot, config.reactive.modelDir) : null;
   const state = SharedRuntimeState.create({ dim, tactileCount, maxChunkSteps: 256, latentSize: rdpDir ? latentSizeOf(loadRdpContract(rdpDir)) : 0 });
   const chosen = await choosePolicy(config, arm, publicSpec(task), model, options.packageRoot);
+  const fastOptions = fastOptionsFromConfig(config);
   const fastConfig: FastLoopConfig = {
-    ...fastOptionsFromConfig(config),
+    ...fastOptions,
     arm,
     backend: { kind: "mujoco", options: { task, timestepS: 1 / Math.max(500, config.control.rateHz) } },
-    ...(rdpDir ? { reactive: { ...fastOptionsFromConfig(config).reactive, modelDir: rdpDir }, plugins: [rdpPluginUrl()] } : {}),
+    ...(rdpDir ? { reactive: { ...fastOptions.reactive, modelDir: rdpDir }, plugins: [rdpPluginUrl()] } : {}),
   };
   // With RDP the policy's chunk goes through the RDP encoder on this side; the fast loop decodes the latent with touch.
   let policy: EpisodePolicy = chosen.policy;

@@ -86,8 +86,6 @@ export function wilsonInterval(successes: number, trials: number, z = 1.96): [nu
 export async function evaluate(options: EvalOptions): Promise<ConfigurationResult[]> {
   const configurations = options.configurations ?? DEFAULT_EVAL_CONFIGURATIONS;
   const firstSeed = options.firstSeed ?? EVAL_FIRST_SEED;
-  // Default: each task's own time limit (success means coverage within it).
-  const durationFor = (seed: number, perturbations: boolean) => options.durationS ?? sampleWipeTask(seed, { perturbations }).timeLimitS;
   const total = configurations.length * options.episodes;
   const arm = loadArmDescription(join(options.packageRoot, "sim", "arm", "description.json"));
   let done = 0;
@@ -96,11 +94,13 @@ export async function evaluate(options: EvalOptions): Promise<ConfigurationResul
     const outcomes: EpisodeOutcome[] = [];
     for (let i = 0; i < options.episodes; i++) {
       const seed = firstSeed + i;
+      const task = sampleWipeTask(seed, { perturbations: configuration.perturbations });
+      // Default: the task's own time limit (success means coverage within it).
+      const durationS = options.durationS ?? task.timeLimitS;
       if (configuration.kind === "expert") {
-        const task = sampleWipeTask(seed, { perturbations: configuration.perturbations });
         const sim = await MujocoArm.create({ arm, task });
         try {
-          const rollout = runExpertEpisode(sim, new WipeExpert(arm, publicSpec(task), { seed }), { maxDurationS: durationFor(seed, configuration.perturbations) });
+          const rollout = runExpertEpisode(sim, new WipeExpert(arm, publicSpec(task), { seed }), { maxDurationS: durationS });
           outcomes.push({ seed, metrics: rollout.metrics, decodeFailures: 0, safetyInterventionTicks: 0 });
         } finally {
           sim.close();
@@ -110,7 +110,7 @@ export async function evaluate(options: EvalOptions): Promise<ConfigurationResul
         const config = parseConfig({
           ...overrides,
           control: { ...overrides.control, realtime: false },
-          episode: { ...overrides.episode, durationS: durationFor(seed, configuration.perturbations), seed, perturbations: configuration.perturbations },
+          episode: { ...overrides.episode, durationS, seed, perturbations: configuration.perturbations },
         });
         const summary = await runEpisode(config, { packageRoot: options.packageRoot });
         if (!summary.task) throw new Error(`evaluation: episode ${seed} of "${configuration.name}" reported no task metrics`);

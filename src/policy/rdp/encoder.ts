@@ -2,6 +2,7 @@
 // the encoder session -> a latent (VAE mean) for the latent slot.
 import { join } from "node:path";
 import { floatOutput, formatSpecs, inputSpecs, loadSession, outputSpecs, RunClock, staticDim, Tensor, type InferenceSession, type SessionSettings } from "../onnx.js";
+import { chunkLinearAt } from "../../runtime/interpolation.js";
 import { latentSizeOf, loadRdpContract, type RdpContract } from "./contract.js";
 
 /**
@@ -11,13 +12,7 @@ import { latentSizeOf, loadRdpContract, type RdpContract } from "./contract.js";
 export function resampleChunk(actions: Float64Array, steps: number, dim: number, stepPeriodNs: number, outSteps: number, outPeriodNs: number, out = new Float64Array(outSteps * dim)): Float64Array {
   if (!Number.isInteger(steps) || steps < 1 || actions.length < steps * dim) throw new Error(`rdp resample: expected ${steps} x ${dim} actions, got ${actions.length} values`);
   if (!(stepPeriodNs > 0) || !(outPeriodNs > 0)) throw new Error(`rdp resample: expected positive step periods, got ${stepPeriodNs} and ${outPeriodNs}`);
-  for (let k = 0; k < outSteps; k++) {
-    const s = (k * outPeriodNs) / stepPeriodNs;
-    const i = Math.min(Math.floor(s), steps - 1);
-    const j = Math.min(i + 1, steps - 1);
-    const f = i === j ? 0 : s - i;
-    for (let d = 0; d < dim; d++) out[k * dim + d] = actions[i * dim + d] * (1 - f) + actions[j * dim + d] * f;
-  }
+  for (let k = 0; k < outSteps; k++) chunkLinearAt(actions, steps, dim, (k * outPeriodNs) / stepPeriodNs, out, k * dim);
   return out;
 }
 

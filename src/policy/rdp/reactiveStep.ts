@@ -69,7 +69,7 @@ export class RdpReactiveStep implements ReactiveStep {
   private readonly hNext: Float64Array;
   private readonly normalized: Float64Array;
   private readonly normalizedNext: Float64Array;
-  private readonly interpolate: boolean;
+  private readonly smooth: boolean;
   private readonly filterOmega: number;
   private readonly filtered: Float64Array;
   private readonly filteredVelocity: Float64Array;
@@ -129,8 +129,8 @@ export class RdpReactiveStep implements ReactiveStep {
     this.hNext = new Float64Array(contract.hiddenSize);
     this.normalized = new Float64Array(this.dim);
     this.normalizedNext = new Float64Array(this.dim);
-    this.interpolate = smoothing === "smooth";
-    this.filterOmega = this.interpolate && filterS > 0 ? 1 / filterS : 0;
+    this.smooth = smoothing === "smooth";
+    this.filterOmega = this.smooth && filterS > 0 ? 1 / filterS : 0;
     this.filtered = new Float64Array(this.dim);
     this.filteredVelocity = new Float64Array(this.dim);
     this.handoverNs = handoverS * 1e9;
@@ -188,7 +188,7 @@ export class RdpReactiveStep implements ReactiveStep {
     this.decoder.step(this.x, this.hCommitted, this.hLive, this.normalized);
     this.liveStep = k;
     // Step k + 1 from the live state with the same touch: where the output is heading at the next step boundary.
-    const lookAhead = this.interpolate && k + 1 < this.contract.chunkSteps;
+    const lookAhead = this.smooth && k + 1 < this.contract.chunkSteps;
     if (lookAhead) {
       this.loadLatentStep(k + 1);
       this.decoder.step(this.x, this.hLive, this.hNext, this.normalizedNext);
@@ -273,7 +273,7 @@ export class RdpReactiveStep implements ReactiveStep {
     this.committed = 0;
     this.liveStep = -1;
     this.active = true;
-    this.handoverPending = this.interpolate && this.haveCommand && this.handoverNs > 0;
+    this.handoverPending = this.smooth && this.haveCommand && this.handoverNs > 0;
     this.counters.latentsTaken++;
   }
 
