@@ -2,9 +2,9 @@
 // ee-delta chunks record_demos.ts writes), tokenizes every frame for the trainer, and counts what the universal
 // FAST+ tokenizer would spend on the same chunks when its files are at hand.
 //
-// Writes models/wipe_vla/{fast_tokenizer/, norm_stats.json, tokenizer_report.json} and <demos>/vla_tokens.jsonl
-// (one line per frame of vla_samples.jsonl: {"tokens": [...]}).
-// Usage: npm run build && node dist/models/scripts/fit_vla_tokenizer.js [demos=/tmp/demos] [fastPlusDir]
+// Writes models/wipe_vla/{fast_tokenizer/, norm_stats.json, tokenizer_report.json} and, in each folder of frames,
+// vla_tokens.jsonl (one line per frame of its vla_samples.jsonl: {"tokens": [...]}).
+// Usage: npm run build && node dist/models/scripts/fit_vla_tokenizer.js [demos=/tmp/demos[,/tmp/dagger...]] [fastPlusDir]
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findRepoRoot } from "../../bench/lib/harness.js";
@@ -22,11 +22,17 @@ const NORM_KEY = "vla_arm6_wipe_ee";
 const GRIPPER_RANGE_M: [number, number] = [0, 0.08];
 
 const root = findRepoRoot();
-const demos = process.argv[2] ?? "/tmp/demos";
+/** One folder of frames, or several joined by commas (demonstrations, then DAgger rounds): fitted together. */
+const demoFolders = (process.argv[2] ?? "/tmp/demos").split(",");
 const fastPlusDir = process.argv[3] ?? join(root, "..", "shared", "fixtures", "fast_plus");
 const outDir = join(root, "models", "wipe_vla");
 
-const rows = readFileSync(join(demos, "vla_samples.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { eeDeltas: number[] });
+const folderFrames: number[] = [];
+const rows = demoFolders.flatMap((folder) => {
+  const lines = readFileSync(join(folder, "vla_samples.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { eeDeltas: number[] });
+  folderFrames.push(lines.length);
+  return lines;
+});
 const chunks = rows.map((r, i) => {
   if (!Array.isArray(r.eeDeltas) || r.eeDeltas.length !== STEPS * DIM) throw new Error(`frame ${i}: expected ${STEPS * DIM} eeDeltas, got ${r.eeDeltas?.length}`);
   return Float64Array.from(r.eeDeltas);
@@ -46,6 +52,7 @@ const fitSeconds = (Date.now() - started) / 1000;
 const tokenLines = normalized.map((chunk) => JSON.stringify({ tokens: tokenizer.encode(chunk) }));
 const report: Record<string, unknown> = {
   frames: chunks.length,
+  framesPerFolder: folderFrames,
   chunkShape: [STEPS, DIM],
   actionSpace: "ee-delta",
   deltaOrigin: "plan",
@@ -67,8 +74,12 @@ mkdirSync(outDir, { recursive: true });
 tokenizer.save(join(outDir, "fast_tokenizer"));
 writeFileSync(join(outDir, "norm_stats.json"), JSON.stringify({ [NORM_KEY]: { action: stats } }, null, 2) + "\n");
 writeFileSync(join(outDir, "tokenizer_report.json"), JSON.stringify(report, null, 2) + "\n");
-writeFileSync(join(demos, "vla_tokens.jsonl"), tokenLines.join("\n") + "\n");
-console.log(`wrote ${outDir} and ${join(demos, "vla_tokens.jsonl")}`);
+let firstLine = 0;
+demoFolders.forEach((folder, k) => {
+  writeFileSync(join(folder, "vla_tokens.jsonl"), tokenLines.slice(firstLine, firstLine + folderFrames[k]).join("\n") + "\n");
+  firstLine += folderFrames[k];
+});
+console.log(`wrote ${outDir} and vla_tokens.jsonl in ${demoFolders.join(", ")}`);
 
 /** Tokens per chunk, and how far the tool position the decoded deltas add up to lands from the recorded one (m). */
 function roundTrip(t: FastTokenizer): Record<string, number> {

@@ -1,10 +1,14 @@
-"""Train the RDP asymmetric tokenizer (encoder + touch-conditioned GRU decoder) on the wipe demonstrations.
+"""Train the RDP asymmetric tokenizer (encoder + touch-conditioned GRU decoder) for the wipe task.
 
-Input: rdp.f32 / rdp_index.json from models/scripts/record_demos.ts. One sample per expert replan (5 Hz):
-  planned   the expert's chunk at that moment, resampled to the decoder's grid (32 steps at 24 Hz) exactly as the
-            runtime's encodeChunkToLatent does, normalized with the contract's joint limits;
-  executed  what was actually commanded at those 32 ticks (the expert kept replanning from force and touch);
-  touch     the touch features (wrench and taxels, scaled and clipped as the runtime's touchFeaturesInto) of those ticks.
+Input: rdp.f32 / rdp_index.json, from either
+  models/scripts/collect_rdp.ts (what models/wipe_rdp is trained on): the trained VLA's episodes through the runtime
+            with the fast loop's force regulation on; a sample every 5 decoder steps: planned = what the scheduler
+            played over the next 32 ticks at 24 Hz (the VLA's plan), executed = what the force regulation made of it,
+            touch = the touch it reacted to; or
+  models/scripts/record_demos.ts: one sample per expert replan (5 Hz): planned = the expert's chunk resampled to the
+            decoder's grid as the runtime's encodeChunkToLatent does, executed = what was commanded at those 32 ticks
+            (the expert kept replanning from force and touch), touch = the touch features of those ticks.
+Both normalize commands with the contract's joint limits and scale and clip touch as the runtime's touchFeaturesInto.
 The encoder sees the plan; the decoder produces the correction executed - planned from the latent plus the live
 touch (a "residual" contract: the fast loop adds it to the plan the scheduler plays). The part of the motion that
 reacts to contact can only come from the touch input, and free-air motion stays the plan's smooth curve instead of
@@ -14,7 +18,7 @@ encoder, the decoder every fast tick with live touch).
 Model and export: the module definitions and export() of export_rdp.py (same contract, rdp.json copied unchanged).
 Fixed seed, one thread, deterministic. Episodes with seed > last - 12 are held out for the metrics.
 
-Usage: python models/scripts/train_rdp.py [demos=/tmp/demos] [steps=1500]
+Usage: python models/scripts/train_rdp.py [data=/tmp/rdp_vla] [steps=1500]
 """
 from __future__ import annotations
 
@@ -120,7 +124,7 @@ def write_fixture(demos: str) -> None:
 
 
 def main() -> None:
-    demos = sys.argv[1] if len(sys.argv) > 1 else "/tmp/demos"
+    demos = sys.argv[1] if len(sys.argv) > 1 else "/tmp/rdp_vla"
     train_steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1500
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
@@ -220,6 +224,6 @@ def main() -> None:
 if __name__ == "__main__":
     if "--fixture-only" in sys.argv:
         sys.argv.remove("--fixture-only")
-        write_fixture(sys.argv[1] if len(sys.argv) > 1 else "/tmp/demos")
+        write_fixture(sys.argv[1] if len(sys.argv) > 1 else "/tmp/rdp_vla")
     else:
         main()

@@ -1,6 +1,7 @@
 """Train the tiny NORA-style VLA on the wipe demonstrations and export it in the runner's ONNX split.
 
-Input: the flat tensors models/scripts/record_demos.ts writes (vla_images.u8, vla_samples.jsonl): per policy step a
+Input: one or more folders of the flat tensors models/scripts/record_demos.ts and collect_dagger.ts write
+(vla_images.u8, vla_samples.jsonl): per policy step a
 112 x 112 WipeCamera frame (src/sim/camera.ts) and the instruction; and the tokens fit_vla_tokenizer.ts writes
 (vla_tokens.jsonl): the expert's chunk as tool-pose deltas (ee-delta, starting from where the previous chunk put the
 arm) in FAST tokens of models/wipe_vla/fast_tokenizer, normalized with models/wipe_vla/norm_stats.json.
@@ -11,9 +12,9 @@ the TypeScript runner reads. Sizes are set here (wider and deeper than the memor
 from the files. Proprioception and touch reach the model through the camera frame's gauge strip.
 
 Training: teacher-forced cross-entropy over the tokens the runner may choose (the action range and the end tokens),
-Adam, fixed seed, one thread. Episodes with seed > episodes - held_out are held out for the metrics.
+Adam, fixed seed, two threads. The last HELD_OUT_EPISODES episodes of each folder are held out for the metrics.
 
-Usage: python models/scripts/train_tiny_vla.py [demos=/tmp/demos] [steps=1500]
+Usage: python models/scripts/train_tiny_vla.py [folders=/tmp/demos[,/tmp/dagger...]] [steps=1500]
 """
 from __future__ import annotations
 
@@ -82,6 +83,18 @@ def vision_batch(vision: base.VisionEncoder, pixels: torch.Tensor, grid: torch.T
     return vision.merger2(torch.nn.functional.gelu(vision.merger1(x)))
 
 
+def load_all(folders: list[str]):
+    """Frames of every folder, in order, and whether each is in its folder's last HELD_OUT_EPISODES episodes."""
+    rows, images, held = [], [], []
+    for folder in folders:
+        r, im = load(folder)
+        episodes = np.array([x["episode"] for x in r])
+        rows += r
+        images.append(im)
+        held.append(episodes > int(episodes.max()) - HELD_OUT_EPISODES)
+    return rows, np.concatenate(images), np.concatenate(held)
+
+
 def load(demos: str):
     rows = [json.loads(line) for line in open(os.path.join(demos, "vla_samples.jsonl"))]
     tokens = [json.loads(line)["tokens"] for line in open(os.path.join(demos, "vla_tokens.jsonl"))]
@@ -94,7 +107,8 @@ def load(demos: str):
 
 
 def main() -> None:
-    demos = sys.argv[1] if len(sys.argv) > 1 else "/tmp/demos"
+    # One folder of frames, or several joined by commas (the demonstrations, then DAgger rounds).
+    folders = (sys.argv[1] if len(sys.argv) > 1 else "/tmp/demos").split(",")
     train_steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1500
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
@@ -107,7 +121,7 @@ def main() -> None:
     tok = Tokenizer.from_file(os.path.join(OUT, "tokenizer.json"))
     fast = FastEncoder.load(os.path.join(OUT, "fast_tokenizer"))
     action_count = fast.vocab_size
-    rows, images = load(demos)
+    rows, images, held = load_all(folders)
     instructions = sorted({r["instruction"] for r in rows})
     if len(instructions) != 1:
         raise SystemExit(f"expected one instruction in the demonstrations, got {instructions}")
@@ -115,9 +129,7 @@ def main() -> None:
     prompt_ids = tok.encode(base.prompt_text(instructions[0], n_image)).ids
     grid_thw = np.array([[1, GRID, GRID]], dtype=np.int64)
     prompt_pos, rope_delta = base.rope_index(prompt_ids, (1, GRID, GRID))
-    episodes = np.array([r["episode"] for r in rows])
-    last_episode = int(episodes.max())
-    held = episodes > last_episode - HELD_OUT_EPISODES
+    episode_count = len({(r["episode"]) for r in rows})
     grid_t = torch.from_numpy(grid_thw)
 
     # Vocabulary rows: the text part of the compact table is the tokenizer's own vocabulary (without added tokens).
@@ -157,6 +169,12 @@ def main() -> None:
     # first frames of the descent but say "stand still", and a policy without memory that learns them stays at
     # the hover point for ever. Leave them out; the descent frames then teach what to do there.
     paused = np.array([r.get("phase") == "approach" and float(np.abs(np.asarray(r["eeDeltas"]).reshape(STEPS, DIM)[:, :3]).sum()) < 1e-3 for r in rows])
+    # The scripted expert's settle (press in place until the force is in the band, then start the lane) is a wait
+    # on a condition the policy may never meet: pressing at 20 N, the round-0 model waited there for ever. DAgger
+    # labels (the folders after the first) wipe on from first touch, setting the depth from the force; with them in
+    # the data, leave the settle frames out so the two sources show one way of doing it.
+    if len(folders) > 1:
+        paused |= np.array([r.get("phase") == "settle" for r in rows])
     train_idx = np.nonzero(~held & ~paused)[0]
     val_idx = np.nonzero(held & ~paused)[0]
     gen = np.random.default_rng(SEED)
@@ -196,12 +214,12 @@ def main() -> None:
 
     report = {
         "seed": SEED,
-        "demonstrations": {"episodes": last_episode, "frames": len(rows), "trainFrames": int(len(train_idx)), "heldOutFrames": int(len(val_idx)), "heldOutEpisodes": HELD_OUT_EPISODES},
+        "demonstrations": {"folders": len(folders), "episodes": episode_count, "frames": len(rows), "trainFrames": int(len(train_idx)), "heldOutFrames": int(len(val_idx)), "heldOutEpisodes": HELD_OUT_EPISODES},
         "trainSteps": train_steps,
         "batch": BATCH,
         "trainSeconds": round(train_seconds, 1),
         "trainFramesPerPhase": counts,
-        "pausedFramesLeftOut": int(paused.sum()),
+        "pauseAndSettleFramesLeftOut": int(paused.sum()),
         "parameters": int(sum(p.numel() for p in params)),
         "history": history,
         "teacherForcedTokenAccuracy": {"train": round(token_accuracy(forward, train_idx[:: max(1, len(train_idx) // 512)]), 4), "heldOut": round(token_accuracy(forward, val_idx), 4)},

@@ -21,8 +21,8 @@ export const configSchema = z
     policy: section({
       kind: z
         .enum(["scripted-expert", "onnx-vla", "openpi", "zmq"])
-        .default("scripted-expert")
-        .describe("slow policy: the scripted wipe expert speaking FAST tokens, a NORA-style VLA exported to ONNX, an openpi server, or a vla-policy ZeroMQ server"),
+        .default("onnx-vla")
+        .describe("slow policy: the scripted wipe expert speaking FAST tokens, a NORA-style VLA exported to ONNX (default: the bundled one trained on the wipe task), an openpi server, or a vla-policy ZeroMQ server"),
       modelDir: z.string().default("models/wipe_vla").describe("onnx-vla: folder with the three ONNX files, tokenizer.json and vla_config.json (the bundled one is trained on the wipe task)"),
       intraOpThreads: z.number().int().min(1).max(16).default(1).describe("onnx-vla: ONNX Runtime threads (the other core runs the fast loop)"),
       rateHz: z.number().min(0.1).max(100).default(5).describe("how often the slow executor asks the policy for a chunk"),
@@ -51,7 +51,7 @@ export const configSchema = z
       maxContactForceN: z.number().positive().max(1000).default(40).describe("above this wrist force the tool may not move further into the contact (N)"),
     }),
     reactive: section({
-      kind: z.enum(["passthrough", "compliance", "rdp"]).default("compliance").describe("fast-loop step from touch and force: none, force-feedback compliance, or the RDP decoder (latent + newest touch)"),
+      kind: z.enum(["passthrough", "compliance", "rdp"]).default("compliance").describe("fast-loop step from touch and force: none, force-feedback compliance, or the RDP decoder (latent + newest touch; npm start uses the bundled one trained with the wipe VLA)"),
       modelDir: z.string().default("models/wipe_rdp").describe("rdp: folder with rdp.json, the encoder ONNX and the decoder weights (the bundled one is trained on the wipe task)"),
       rdpSmoothing: z.enum(["smooth", "hold"]).default("smooth").describe("rdp: move linearly between the decoder's steps, fade in each new latent and low-pass the output; or hold each decoded step"),
       rdpHandoverMs: z.number().min(0).max(10_000).default(100).describe("rdp: how long the jump to a new latent's first action is faded in"),

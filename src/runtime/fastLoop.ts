@@ -581,6 +581,11 @@ export class FastPartsRegistry {
     return factory(config, context);
   }
 
+  /** Every reactive step built from now on goes through `wrap` (instrumentation: recording what a step did). */
+  wrapReactives(wrap: (step: ReactiveStep) => ReactiveStep): void {
+    for (const [kind, factory] of this.reactives) this.reactives.set(kind, async (config, context) => wrap(await factory(config, context)));
+  }
+
   async buildReactive(config: PartConfig, context: PartContext): Promise<ReactiveStep> {
     const factory = this.reactives.get(config?.kind);
     if (!factory) throw new Error(`fast loop: expected reactive kind ${quoteList(this.reactiveKinds())}, got ${JSON.stringify(config?.kind)}`);

@@ -11,6 +11,7 @@ import { buildFastLoop, createBuiltinRegistry, type FastLoopConfig } from "../ru
 import { registerEmbeddedArm } from "../runtime/fastWorker.js";
 import { Runtime } from "../runtime/runtime.js";
 import { SlowExecutor, type SlowPolicy } from "../runtime/slowExecutor.js";
+import type { ReactiveStep } from "../runtime/types.js";
 import { connectGzArm } from "../transports/gz/index.js";
 import { attachTeleop, type TeleopEndpoint } from "../transports/teleop/index.js";
 import { pushError, setUpEpisode, type EpisodeSetup } from "./episodeSetup.js";
@@ -28,6 +29,8 @@ export interface EpisodeOptions {
   progressPeriodMs?: number;
   /** Put something between the runtime and the policy (fault injection in tests, latency models in evaluation). */
   wrapPolicy?: (policy: SlowPolicy) => SlowPolicy;
+  /** Lockstep: put something around the fast loop's reactive step (recording what it did, for training data). */
+  wrapReactive?: (step: ReactiveStep) => ReactiveStep;
   /** Real time: the fast worker's script (default: the compiled one next to the executor). */
   workerUrl?: URL;
   /** A running live view to publish the episode to (the recording path comes from the config). */
@@ -102,6 +105,7 @@ async function runLockstep(config: RuntimeConfig, options: EpisodeOptions): Prom
   const registry = createBuiltinRegistry();
   registerEmbeddedArm(registry);
   registerRdpParts(registry);
+  if (options.wrapReactive) registry.wrapReactives(options.wrapReactive);
   const backendConfig = { ...setup.fastConfig.backend, options: { ...(setup.fastConfig.backend.options as object), timeOriginNs: 0 } };
   const built = await buildFastLoop({ ...setup.fastConfig, backend: backendConfig }, state, registry);
   const latency = new SimulatedLatency(config.control.lockstepPolicyLatencyMs * 1e6, config.policy.timeoutMs);

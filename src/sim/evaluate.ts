@@ -20,6 +20,12 @@ export interface EvalConfiguration {
   overrides?: RuntimeConfigInput;
 }
 
+/**
+ * The fast loop's force regulation the bundled RDP decoder learned its reactions from (models/scripts/collect_rdp.ts):
+ * the compliance step holding 10 N, which lies inside every force band sampleWipeTask draws (low 4-7 N, high 12-18 N).
+ */
+export const RDP_TEACHER_REACTIVE = { kind: "compliance", mode: "regulate", targetForceN: 10, gainMPerN: 0.002 } as const;
+
 const VLA = { kind: "onnx-vla" } as const;
 const STAND_IN = { kind: "scripted-expert" } as const;
 
@@ -27,8 +33,10 @@ export const DEFAULT_EVAL_CONFIGURATIONS: readonly EvalConfiguration[] = [
   { name: "expert", description: "scripted expert straight on the simulator (upper bound)", kind: "expert", perturbations: false },
   { name: "VLA open loop", description: "the trained tiny VLA (models/wipe_vla), chunks executed as decoded", kind: "runtime", perturbations: false, overrides: { policy: VLA, reactive: { kind: "passthrough" } } },
   { name: "VLA + RDP", description: "the trained VLA, its chunks through the trained RDP tokenizer with live touch in the fast loop", kind: "runtime", perturbations: false, overrides: { policy: VLA, reactive: { kind: "rdp" } } },
+  { name: "VLA + force regulation", description: "the trained VLA with the hand-written force regulation the RDP decoder was trained to imitate", kind: "runtime", perturbations: false, overrides: { policy: VLA, reactive: RDP_TEACHER_REACTIVE } },
   { name: "VLA open loop, perturbed", description: "as VLA open loop; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: VLA, reactive: { kind: "passthrough" } } },
   { name: "VLA + RDP, perturbed", description: "as VLA + RDP; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: VLA, reactive: { kind: "rdp" } } },
+  { name: "VLA + force regulation, perturbed", description: "as VLA + force regulation; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: VLA, reactive: RDP_TEACHER_REACTIVE } },
   { name: "stand-in open loop", description: "the scripted expert as a FAST-token policy through the runtime, no reactive step", kind: "runtime", perturbations: false, overrides: { policy: STAND_IN, reactive: { kind: "passthrough" } } },
   { name: "stand-in + compliance", description: "as stand-in open loop, plus the fast loop's force-feedback step", kind: "runtime", perturbations: false, overrides: { policy: STAND_IN, reactive: { kind: "compliance" } } },
   { name: "stand-in open loop, perturbed", description: "as stand-in open loop; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: STAND_IN, reactive: { kind: "passthrough" } } },
@@ -37,7 +45,8 @@ export const DEFAULT_EVAL_CONFIGURATIONS: readonly EvalConfiguration[] = [
   { name: "stand-in + RDP, perturbed", description: "as stand-in + RDP; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: STAND_IN, reactive: { kind: "rdp" } } },
 ];
 
-/** Seeds of the evaluation: the bundled models were trained on demonstrations from task seeds 1-240. */
+/** Seeds of the evaluation. The bundled models were trained on task seeds 1-200 (demonstrations), 2001-2150 (the
+ * VLA's own states, labelled) and 3001-3100 (the RDP decoder's data). */
 export const EVAL_FIRST_SEED = 1001;
 
 export interface EpisodeOutcome {

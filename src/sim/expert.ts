@@ -79,7 +79,7 @@ const DEFAULTS: Resolved = {
 };
 
 /** Tool pointing straight down with its x axis along world -x (the bundled arm's ready orientation). */
-const PAD_DOWN_ROTATION = Object.freeze([-1, 0, 0, 0, 1, 0, 0, 0, -1]);
+export const PAD_DOWN_ROTATION = Object.freeze([-1, 0, 0, 0, 1, 0, 0, 0, -1]);
 
 /** Deepest the expert presses below where it first felt the surface, and highest it backs off above it (m). */
 const MAX_DEPTH_M = 0.035;
@@ -108,7 +108,7 @@ function resolveOptions(options: WipeExpertOptions): Resolved {
 }
 
 /** A polyline in the table plane with arc-length lookup. */
-class WipePath {
+export class WipePath {
   readonly xs: Float64Array;
   readonly ys: Float64Array;
   readonly cumulative: Float64Array;
@@ -181,6 +181,85 @@ export function boustrophedonPath(
   return points;
 }
 
+/** Lanes along the longer side from the corner nearest the tool's x/y (of the four start corners). */
+export function nearestCornerPath(
+  spec: Pick<WipeTaskSpec, "areaCenterXyM" | "areaSizeXyM">,
+  padSizeM: number,
+  laneOverlap: number,
+  edgeOverhangM: number,
+  toolXyM: ArrayLike<number>,
+): WipePath {
+  const alongX = spec.areaSizeXyM[0] >= spec.areaSizeXyM[1];
+  let best: [number, number][] = [];
+  let bestDistanceM = Infinity;
+  for (const flipAlong of [false, true]) {
+    for (const flipAcross of [false, true]) {
+      const points = boustrophedonPath(spec, padSizeM, laneOverlap, edgeOverhangM, alongX, flipAlong, flipAcross);
+      const d = Math.hypot(points[0][0] - toolXyM[0], points[0][1] - toolXyM[1]);
+      if (d < bestDistanceM - 1e-9) {
+        bestDistanceM = d;
+        best = points;
+      }
+    }
+  }
+  return new WipePath(best);
+}
+
+/**
+ * Highest tool height (m) at hover[0..1], at most `hoverHeightM`, the arm reaches with the pad down: far from the
+ * base the full height is out of reach (never below MIN_HOVER_M, above any surface this task samples).
+ */
+export function reachableHoverHeightM(kinematics: ArmKinematics, hover: Float64Array, hoverHeightM: number, q: ArrayLike<number>): number {
+  const point = Float64Array.of(hover[0], hover[1], hoverHeightM);
+  for (let z = hoverHeightM; z >= MIN_HOVER_M - 1e-9; z -= 0.01) {
+    point[2] = z;
+    const r = kinematics.solve({ positionM: point, rotation: PAD_DOWN_ROTATION }, q, { maxIterations: 60 });
+    if (r.positionErrorM < 1e-3 && r.rotationErrorRad < 1e-2) break;
+  }
+  return point[2];
+}
+
+/** Normal force on the pad: the taxel total when there is a tactile array, else the wrench's push-back along tool z. */
+export function padNormalForceN(observation: Pick<SensorSnapshot, "wrench" | "tactile">): number {
+  const tactile = observation.tactile;
+  if (tactile && tactile.length > 0) {
+    let s = 0;
+    for (let i = 0; i < tactile.length; i++) s += tactile[i];
+    return s;
+  }
+  return observation.wrench && observation.wrench.length >= 3 ? Math.max(0, -observation.wrench[2]) : 0;
+}
+
+/**
+ * A chunk of absolute joint targets + gripper width, row-major into `out`, with the pad pointing down at the tool
+ * positions `targetAt(step, into)` gives, each step solved from the one before (the first from `seed`). A step the
+ * solver cannot reach within 2 mm keeps the previous step's joints (a hold, which is always safe). Returns how many
+ * steps did.
+ */
+export function padDownChunk(
+  kinematics: ArmKinematics,
+  seed: ArrayLike<number>,
+  steps: number,
+  gripperWidthM: number,
+  targetAt: (step: number, into: Float64Array) => void,
+  out: Float64Array,
+): number {
+  const joints = kinematics.jointCount;
+  const q = Float64Array.from({ length: joints }, (_, i) => seed[i]);
+  const target = new Float64Array(3);
+  let unreachable = 0;
+  for (let step = 0; step < steps; step++) {
+    targetAt(step, target);
+    const result = kinematics.solve({ positionM: target, rotation: PAD_DOWN_ROTATION }, q, { maxIterations: 50 });
+    if (result.ok || result.positionErrorM < 2e-3) q.set(result.q);
+    else unreachable++;
+    const row = step * (joints + 1);
+    for (let i = 0; i < joints; i++) out[row + i] = q[i];
+    out[row + joints] = gripperWidthM;
+  }
+  return unreachable;
+}
+
 export class WipeExpert {
   readonly dim: number;
   readonly chunkSteps: number;
@@ -201,10 +280,8 @@ export class WipeExpert {
   private pressZ = Number.NaN;
   private lastForceN = 0;
   private ikFailures = 0;
-  private readonly qSeed: Float64Array;
   private readonly tcp = new Float64Array(3);
   private readonly rot = new Float64Array(9);
-  private readonly target = new Float64Array(3);
   private readonly xy = new Float64Array(2);
 
   constructor(
@@ -226,7 +303,6 @@ export class WipeExpert {
     this.path = new WipePath(boustrophedonPath(spec, this.o.padSizeM, this.o.laneOverlap, this.o.edgeOverhangM, this.o.variedPath ? alongX : longerIsX, rand() < 0.5, rand() < 0.5));
     this.wipeSpeed = this.o.wipeSpeedMPerS * (0.9 + 0.2 * rand());
     this.targetForceN = (spec.forceBandN[0] + spec.forceBandN[1]) / 2;
-    this.qSeed = new Float64Array(this.jointCount);
   }
 
   get phase(): WipeExpertPhase {
@@ -284,22 +360,11 @@ export class WipeExpert {
     const q = observation.positions;
     this.kinematics.forward(q, this.tcp, this.rot);
     if (first) this.startApproach(nowS, q);
-    const forceN = this.measuredForceN(observation);
+    const forceN = padNormalForceN(observation);
     this.lastForceN = forceN;
     this.advancePhase(nowS, forceN);
 
-    for (let i = 0; i < this.jointCount; i++) this.qSeed[i] = q[i];
-    for (let step = 0; step < this.chunkSteps; step++) {
-      const t = nowS + step * this.o.stepPeriodS;
-      this.toolTargetAt(t, this.target);
-      const result = this.kinematics.solve({ positionM: this.target, rotation: PAD_DOWN_ROTATION }, this.qSeed, { maxIterations: 50 });
-      // A failed solve keeps the previous step's joints (a hold), which is always safe.
-      if (result.ok || result.positionErrorM < 2e-3) this.qSeed.set(result.q);
-      else this.ikFailures++;
-      const row = step * this.dim;
-      for (let i = 0; i < this.jointCount; i++) out[row + i] = this.qSeed[i];
-      out[row + this.jointCount] = this.o.gripperWidthM;
-    }
+    this.ikFailures += padDownChunk(this.kinematics, q, this.chunkSteps, this.o.gripperWidthM, (step, target) => this.toolTargetAt(nowS + step * this.o.stepPeriodS, target), out);
     return out;
   }
 
@@ -312,17 +377,6 @@ export class WipeExpert {
       if (!Number.isFinite(observation.positions[i])) throw new Error(`wipe expert: observation.positions[${i}] must be finite, got ${observation.positions[i]}`);
     }
     if (out.length < this.chunkSteps * this.dim) throw new Error(`wipe expert: output buffer must hold ${this.chunkSteps * this.dim} numbers, got ${out.length}`);
-  }
-
-  /** Normal force on the pad: the taxel total when there is a tactile array, else the wrench's push-back along tool z. */
-  private measuredForceN(observation: WipeObservation): number {
-    const tactile = observation.tactile;
-    if (tactile && tactile.length > 0) {
-      let s = 0;
-      for (let i = 0; i < tactile.length; i++) s += tactile[i];
-      return s;
-    }
-    return observation.wrench && observation.wrench.length >= 3 ? Math.max(0, -observation.wrench[2]) : 0;
   }
 
   private enter(phase: WipeExpertPhase, nowS: number): void {
@@ -371,37 +425,12 @@ export class WipeExpert {
 
   private startApproach(nowS: number, q: ArrayLike<number>): void {
     this.approachFrom.set(this.tcp);
-    if (!this.o.variedPath) this.path = this.pathFromNearestCorner();
+    if (!this.o.variedPath) this.path = nearestCornerPath(this.spec, this.o.padSizeM, this.o.laneOverlap, this.o.edgeOverhangM, this.tcp);
     this.path.at(0, this.xy);
     this.hover[0] = this.xy[0];
     this.hover[1] = this.xy[1];
-    // Far from the base the arm cannot reach the full hover height with the pad down: come in lower there
-    // (never below MIN_HOVER_M, above any surface this task samples).
-    this.hover[2] = this.o.hoverHeightM;
-    for (let z = this.o.hoverHeightM; z >= MIN_HOVER_M - 1e-9; z -= 0.01) {
-      this.hover[2] = z;
-      const r = this.kinematics.solve({ positionM: this.hover, rotation: PAD_DOWN_ROTATION }, q, { maxIterations: 60 });
-      if (r.positionErrorM < 1e-3 && r.rotationErrorRad < 1e-2) break;
-    }
+    this.hover[2] = reachableHoverHeightM(this.kinematics, this.hover, this.o.hoverHeightM, q);
     this.phaseStartS = nowS;
-  }
-
-  /** Lanes along the longer side from the corner nearest the tool (of the four start corners). */
-  private pathFromNearestCorner(): WipePath {
-    const alongX = this.spec.areaSizeXyM[0] >= this.spec.areaSizeXyM[1];
-    let best: [number, number][] = [];
-    let bestDistanceM = Infinity;
-    for (const flipAlong of [false, true]) {
-      for (const flipAcross of [false, true]) {
-        const points = boustrophedonPath(this.spec, this.o.padSizeM, this.o.laneOverlap, this.o.edgeOverhangM, alongX, flipAlong, flipAcross);
-        const d = Math.hypot(points[0][0] - this.tcp[0], points[0][1] - this.tcp[1]);
-        if (d < bestDistanceM - 1e-9) {
-          bestDistanceM = d;
-          best = points;
-        }
-      }
-    }
-    return new WipePath(best);
   }
 
   /** Integral force control on depth, clamped around where the surface was first felt. */
@@ -450,6 +479,17 @@ export class WipeExpert {
   }
 }
 
+/** What an expert rollout drives: the scripted WipeExpert or the state-labelling one. */
+export interface ChunkExpert {
+  readonly dim: number;
+  readonly chunkSteps: number;
+  readonly stepPeriodNs: number;
+  readonly spec: WipeTaskSpec;
+  readonly phase: WipeExpertPhase;
+  /** Next chunk from this observation, row-major [chunkSteps * dim]: step i is due at observation.timeNs + i * step period. */
+  plan(observation: WipeObservation, out?: Float64Array): Float64Array;
+}
+
 /** The part of the simulator an expert rollout needs (MujocoArm has it). */
 export interface LockstepArm {
   readonly dim: number;
@@ -470,7 +510,7 @@ export interface ExpertRolloutOptions {
   /** End as soon as the task reports success (default false: the expert finishes its pattern and lifts). */
   stopOnSuccess?: boolean;
   /** End the episode when this returns true (checked before every replan). */
-  stopWhen?: (simTimeS: number, expert: WipeExpert) => boolean;
+  stopWhen?: (simTimeS: number, expert: ChunkExpert) => boolean;
   /** Called after every replan, with the observation and the chunk (e.g. to record demonstrations). */
   onChunk?: (observation: SensorSnapshot, chunk: Float64Array) => void;
 }
@@ -487,7 +527,7 @@ export interface ExpertRolloutResult {
  * interpolate the chunk linearly to the physics rate and command every physics step. Time in the simulator's
  * runtime clock with origin 0 (sim time), as MujocoArm uses by default.
  */
-export function runExpertEpisode(sim: LockstepArm, expert: WipeExpert, options: ExpertRolloutOptions = {}): ExpertRolloutResult {
+export function runExpertEpisode(sim: LockstepArm, expert: ChunkExpert, options: ExpertRolloutOptions = {}): ExpertRolloutResult {
   const dim = sim.dim;
   if (dim !== expert.dim) throw new Error(`wipe expert rollout: the simulator has command dim ${sim.dim}, the expert ${expert.dim}`);
   const stepS = expert.stepPeriodNs * 1e-9;

@@ -17,6 +17,7 @@ import { WipeCamera, WIPE_CAMERA } from "../../src/sim/camera.js";
 import { WipeExpert, runExpertEpisode, type LockstepArm } from "../../src/sim/expert.js";
 import { BUNDLED_POLICY } from "../../src/sim/expertPolicy.js";
 import { MujocoArm } from "../../src/sim/mujocoArm.js";
+import { DEFAULT_EVAL_CONFIGURATIONS, EVAL_FIRST_SEED, evaluate } from "../../src/sim/evaluate.js";
 import { publicSpec, sampleWipeTask } from "../../src/sim/task.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -192,7 +193,7 @@ describe("trained wipe RDP pair", () => {
     let n = 0;
     for (let k = 0; k < contract.chunkSteps; k++) {
       for (let i = 0; i < contract.latentWidth; i++) x[i] = latent[Math.floor(k / repeat) * contract.latentWidth + i];
-      // The recorded touch is already in feature units (record_demos.ts ran touchFeaturesInto): it goes right after
+      // The recorded touch is already in feature units (collect_rdp.ts ran touchFeaturesInto): it goes right after
       // the latent, where touchFeaturesInto writes in the fast loop.
       for (let i = 0; i < touchWidth; i++) x[contract.latentWidth + i] = sample.touch[k * touchWidth + i];
       decoder.step(x, hidden, hidden, action);
@@ -215,4 +216,25 @@ describe("trained wipe RDP pair", () => {
     touchFeaturesInto(new Float64Array([0, 0, -10, 0, 0, 0]), new Float64Array(contract.touch.tactile).fill(1), contract, features, 0);
     expect(features[2]).toBeCloseTo(-10 / contract.touch.scale[2], 12);
   }, 30_000);
+});
+
+describe("trained VLA and RDP pair in closed loop (lockstep, whole runtime)", () => {
+  it("with the RDP decoder in the fast loop the VLA presses inside the force band far more than without it", async () => {
+    // What the decoder was trained for (the README's evaluation has the 20-seed figures): the VLA alone presses
+    // past the band for most of its contact; with the decoder the force stays in it.
+    const results = await evaluate({
+      packageRoot: ROOT,
+      episodes: 4,
+      firstSeed: EVAL_FIRST_SEED,
+      durationS: 25,
+      configurations: DEFAULT_EVAL_CONFIGURATIONS.filter((c) => c.name === "VLA open loop" || c.name === "VLA + RDP"),
+    });
+    const [alone, withRdp] = results;
+    expect(alone.name).toBe("VLA open loop");
+    expect(withRdp.name).toBe("VLA + RDP");
+    expect(alone.meanTimeOutOfBandS).toBeGreaterThan(3);
+    expect(withRdp.meanTimeOutOfBandS).toBeLessThan(alone.meanTimeOutOfBandS / 2);
+    expect(withRdp.meanForceBandViolations).toBeLessThan(alone.meanForceBandViolations / 2);
+    expect(withRdp.meanPeakForceN).toBeLessThan(alone.meanPeakForceN);
+  }, 120_000);
 });

@@ -116,6 +116,30 @@ describe("toJointChunk", () => {
     expect(() => toJointChunk(deltas, 2, "ee-delta", STATE, kinematics)).toThrow(/ee-delta step 1 of 2: IK could not reach/);
   });
 
+  it("ee-delta takes a step the solver reaches to within 2 mm, and refuses one further out", () => {
+    // Stretch the tool out along its reach (base x) until strict IK (0.1 mm) first fails: just past the workspace edge.
+    const p = new Float64Array(3);
+    const R = new Float64Array(9);
+    kinematics.forward(STATE, p, R);
+    const reaches = (dx: number) => kinematics.solve({ positionM: [p[0] + dx, p[1], p[2]], rotation: R }, STATE, { maxIterations: 200, positionTolM: 1e-4, rotationTolRad: 1e-3 });
+    let inside = 0;
+    let outside = 2;
+    for (let k = 0; k < 40; k++) {
+      const mid = (inside + outside) / 2;
+      if (reaches(mid).ok) inside = mid;
+      else outside = mid;
+    }
+    const edge = outside + 5e-4; // 0.5 mm past the edge: strict IK fails, the best solution is a near miss
+    const miss = reaches(edge);
+    expect(miss.ok).toBe(false);
+    expect(miss.positionErrorM).toBeLessThan(2e-3);
+    const chunk = toJointChunk([[edge, 0, 0, 0, 0, 0, 0.05]], 1, "ee-delta", STATE, kinematics);
+    const got = new Float64Array(3);
+    kinematics.forward(chunk.subarray(0, 6), got, new Float64Array(9));
+    expect(Math.hypot(got[0] - p[0] - edge, got[1] - p[1], got[2] - p[2])).toBeLessThan(2e-3);
+    expect(() => toJointChunk([[outside + 0.05, 0, 0, 0, 0, 0, 0.05]], 1, "ee-delta", STATE, kinematics)).toThrow(/ee-delta step 0 of 1: IK could not reach/);
+  });
+
   it("writes into a given buffer", () => {
     const out = new Float64Array(20).fill(-1);
     const result = toJointChunk([STATE], 1, "joint-absolute", STATE, kinematics, out);

@@ -381,6 +381,37 @@ describe("buildFastLoop (real scheduler, safety and compliance, lockstep on this
     expect(state.readStatus().safetyCounts.StaleSensors).toBe(1);
   });
 
+  it("wrapReactives puts a wrapper around every reactive step the registry builds, which then runs each tick", async () => {
+    const state = SharedRuntimeState.create(layout);
+    const registry = createBuiltinRegistry();
+    const seen: { name: string; targets: number[] } = { name: "", targets: [] };
+    registry.wrapReactives((inner) => {
+      seen.name = inner.name;
+      return {
+        name: inner.name,
+        step(nowNs, target, sensors) {
+          inner.step(nowNs, target, sensors);
+          seen.targets.push(target[0]);
+        },
+        onNewChunk: () => inner.onNewChunk(),
+      };
+    });
+    const { loop } = await buildFastLoop(config, state, registry);
+    const arm6 = lockstep(state);
+    const actions = new Float64Array(10 * DIM);
+    for (let s = 0; s < 10; s++) actions.set([0.01 * s, 0.37, 0.78, 2.0, 0, 0, 0.06], s * DIM);
+    arm6.feed(1e9);
+    state.writeChunk({ actions, steps: 10, dim: DIM, stepPeriodNs: 100e6, observationTimeNs: 1e9, arrivalTimeNs: 1e9, sequence: 1 });
+    for (let k = 1; k <= 300; k++) {
+      arm6.feed(1e9 + k * PERIOD_NS);
+      loop.tick(1e9 + k * PERIOD_NS);
+    }
+    expect(seen.name).toBe("compliance");
+    expect(seen.targets.length).toBeGreaterThan(290);
+    // The plan ramps joint 0 up at 0.1 rad/s: the wrapper saw it move.
+    expect(seen.targets[seen.targets.length - 1]).toBeGreaterThan(seen.targets[0] + 0.01);
+  });
+
   it("keeps the heap flat over 100k ticks; what little it allocates is short-lived", async () => {
     const state = SharedRuntimeState.create(layout);
     const { loop } = await buildFastLoop(
