@@ -59,7 +59,8 @@ export interface WipeExpertOptions {
 
 interface Resolved extends Required<WipeExpertOptions> {}
 
-const DEFAULTS: Resolved = {
+/** The expert's defaults (the state-labelling expert of stateExpert.ts shares them). */
+export const WIPE_EXPERT_DEFAULTS: Readonly<Required<WipeExpertOptions>> = {
   stepPeriodS: 0.1,
   chunkSteps: 10,
   seed: 0,
@@ -92,7 +93,7 @@ function optionError(field: string, expected: string, got: unknown): never {
 }
 
 function resolveOptions(options: WipeExpertOptions): Resolved {
-  const o = { ...DEFAULTS, ...options };
+  const o = { ...WIPE_EXPERT_DEFAULTS, ...options };
   const positive: (keyof Resolved)[] = [
     "stepPeriodS", "wipeSpeedMPerS", "approachSpeedMPerS", "descentSpeedMPerS", "hoverHeightM", "padSizeM",
     "forceGainMPerN", "contactStiffnessNPerM", "contactForceN", "maxSettleS",

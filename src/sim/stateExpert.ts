@@ -17,42 +17,18 @@ import type { ArmDescription } from "../kinematics/description.js";
 import { commandDim } from "../kinematics/description.js";
 import { ArmKinematics } from "../kinematics/kinematics.js";
 import type { SensorSnapshot } from "../runtime/types.js";
-import { nearestCornerPath, padDownChunk, padNormalForceN, reachableHoverHeightM, type WipeExpertPhase, type WipePath } from "./expert.js";
+import { nearestCornerPath, padDownChunk, padNormalForceN, reachableHoverHeightM, WIPE_EXPERT_DEFAULTS, type WipeExpertOptions, type WipeExpertPhase, type WipePath } from "./expert.js";
 import type { WipeTaskSpec } from "./task.js";
 
 /** What the labeller reads: a sensor snapshot, plus the joint targets the policy's current plan has now (if any). */
 export type LabelledState = Pick<SensorSnapshot, "timeNs" | "positions" | "wrench" | "tactile"> & { plannedPositions?: ArrayLike<number> };
 
-export interface WipeStateExpertOptions {
-  stepPeriodS?: number;
-  chunkSteps?: number;
-  wipeSpeedMPerS?: number;
-  approachSpeedMPerS?: number;
-  descentSpeedMPerS?: number;
-  hoverHeightM?: number;
-  padSizeM?: number;
-  laneOverlap?: number;
-  edgeOverhangM?: number;
-  contactStiffnessNPerM?: number;
-  contactForceN?: number;
-  gripperWidthM?: number;
-}
-
-// The scripted expert's defaults (src/sim/expert.ts), with its nominal wipe speed.
-const DEFAULTS: Required<WipeStateExpertOptions> = {
-  stepPeriodS: 0.1,
-  chunkSteps: 10,
-  wipeSpeedMPerS: 0.06,
-  approachSpeedMPerS: 0.15,
-  descentSpeedMPerS: 0.04,
-  hoverHeightM: 0.24,
-  padSizeM: 0.056,
-  laneOverlap: 0.3,
-  edgeOverhangM: 0.012,
-  contactStiffnessNPerM: 1200,
-  contactForceN: 1,
-  gripperWidthM: 0.06,
-};
+/** The options of the scripted expert that mean the same here (its nominal wipe speed: no seed varies it). */
+const STATE_EXPERT_KEYS = [
+  "stepPeriodS", "chunkSteps", "wipeSpeedMPerS", "approachSpeedMPerS", "descentSpeedMPerS", "hoverHeightM", "padSizeM",
+  "laneOverlap", "edgeOverhangM", "contactStiffnessNPerM", "contactForceN", "gripperWidthM",
+] as const;
+export type WipeStateExpertOptions = Pick<WipeExpertOptions, (typeof STATE_EXPERT_KEYS)[number]>;
 
 /** The plan counts as where the pad is when it is this close to the measured tool position (m). */
 const PLAN_NEAR_TOOL_M = 0.02;
@@ -97,8 +73,9 @@ export class WipeStateExpert {
   private readonly xy = new Float64Array(2);
 
   constructor(arm: ArmDescription, readonly spec: WipeTaskSpec, options: WipeStateExpertOptions = {}) {
-    this.o = { ...DEFAULTS, ...options };
-    for (const [key, value] of Object.entries(this.o)) {
+    this.o = { ...WIPE_EXPERT_DEFAULTS, ...options };
+    for (const key of STATE_EXPERT_KEYS) {
+      const value = this.o[key];
       if (!(typeof value === "number" && Number.isFinite(value) && value > 0)) throw new Error(`wipe state expert: ${key} must be a positive number, got ${String(value)}`);
     }
     this.kinematics = new ArmKinematics(arm);
