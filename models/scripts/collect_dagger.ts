@@ -16,19 +16,21 @@
 // Labels are limited to the demonstrations' speed (limitStepDeltas); states the labeller cannot answer with a
 // reachable pad-down chunk are left out.
 // Usage: npm run build && node dist/models/scripts/collect_dagger.js [outDir=/tmp/dagger] [episodes=100] [firstSeed=2001] [betaExpert=0.3] [modelDir=models/wipe_vla]
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { findRepoRoot } from "../../bench/lib/harness.js";
 import { parseConfig } from "../../src/config/load.js";
 import { loadArmDescription } from "../../src/kinematics/description.js";
 import { ArmKinematics } from "../../src/kinematics/kinematics.js";
 import { loadNormStats, normalizeInto } from "../../src/policy/normalization.js";
+import { loadVlaConfig } from "../../src/policy/vla.js";
 import { deltaOriginState, EE_DELTA_WIDTH, jointChunkToEeDeltas } from "../../src/runtime/actionSpace.js";
 import type { Observation, PolicyOutput, SlowPolicy } from "../../src/runtime/slowExecutor.js";
 import { WipeCamera } from "../../src/sim/camera.js";
 import { runEpisode } from "../../src/sim/episode.js";
 import { WipeStateExpert } from "../../src/sim/stateExpert.js";
 import { publicSpec, sampleWipeTask, seededRandom } from "../../src/sim/task.js";
+import { VlaSampleFiles } from "./trainingFiles.js";
 
 const root = findRepoRoot();
 const outDir = process.argv[2] ?? "/tmp/dagger";
@@ -43,14 +45,13 @@ if (!(Number.isInteger(episodes) && episodes > 0 && Number.isInteger(firstSeed) 
 mkdirSync(outDir, { recursive: true });
 const arm = loadArmDescription(join(root, "sim", "arm", "description.json"));
 const kinematics = new ArmKinematics(arm);
-const vlaConfig = JSON.parse(readFileSync(join(vlaDir, "vla_config.json"), "utf8")) as { chunk: { steps: number; normStats: string; normStatsKey: string } };
-const stats = loadNormStats(join(vlaDir, vlaConfig.chunk.normStats), vlaConfig.chunk.normStatsKey);
-const steps = vlaConfig.chunk.steps;
+const chunkConfig = loadVlaConfig(vlaDir).chunk;
+if (chunkConfig === undefined) throw new Error(`collect_dagger: ${vlaDir} has no chunk section in vla_config.json (a FAST-token VLA is needed)`);
+const stats = loadNormStats(join(vlaDir, chunkConfig.normStats), chunkConfig.normStatsKey);
+const steps = chunkConfig.steps;
 
-const imagesFd = openSync(join(outDir, "vla_images.u8"), "w");
-const samplesFd = openSync(join(outDir, "vla_samples.jsonl"), "w");
+const vlaFiles = new VlaSampleFiles(outDir);
 const started = Date.now();
-let frames = 0;
 let expertCalls = 0;
 let unreachableLabels = 0;
 let vlaSuccesses = 0;
@@ -93,9 +94,7 @@ function labelling(inner: SlowPolicy, seed: number, expert: WipeStateExpert, cam
         return inner.infer(obs, signal);
       }
       limitStepDeltas(eeDeltas, steps);
-      writeSync(imagesFd, frame.data);
-      writeSync(samplesFd, JSON.stringify({ episode: seed, timeS: obs.timeNs * 1e-9, instruction, tokens: [], phase: expert.phase, positions: Array.from(obs.positions), wrench: Array.from(obs.wrench), eeDeltas: Array.from(eeDeltas, (v) => Number(v.toPrecision(7))) }) + "\n");
-      frames++;
+      vlaFiles.write(frame.data, { episode: seed, timeS: obs.timeNs * 1e-9, instruction, tokens: [], phase: expert.phase, positions: obs.positions, wrench: obs.wrench, eeDeltas });
       if (rand() < betaExpert) {
         expertCalls++;
         const actions = new Float64Array(eeDeltas.length);
@@ -121,10 +120,9 @@ for (let seed = firstSeed; seed < firstSeed + episodes; seed++) {
   const expert = new WipeStateExpert(arm, spec);
   const summary = await runEpisode(config, { packageRoot: root, wrapPolicy: (policy) => labelling(policy, seed, expert, new WipeCamera(arm, spec)) });
   if (summary.task?.success) vlaSuccesses++;
-  process.stdout.write(`\rDAgger: ${seed - firstSeed + 1}/${episodes} episodes, ${frames} frames (${expertCalls} run by the labeller), VLA success ${vlaSuccesses}   `);
+  process.stdout.write(`\rDAgger: ${seed - firstSeed + 1}/${episodes} episodes, ${vlaFiles.frames} frames (${expertCalls} run by the labeller), VLA success ${vlaSuccesses}   `);
 }
-closeSync(imagesFd);
-closeSync(samplesFd);
-const summary = { episodes, firstSeed, betaExpert, frames, expertCalls, unreachableLabels, vlaSuccesses, image: { width: 112, height: 112, channels: 3 }, recordSeconds: (Date.now() - started) / 1000 };
+vlaFiles.close();
+const summary = { episodes, firstSeed, betaExpert, frames: vlaFiles.frames, expertCalls, unreachableLabels, vlaSuccesses, image: { width: 112, height: 112, channels: 3 }, recordSeconds: (Date.now() - started) / 1000 };
 writeFileSync(join(outDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
 console.log(`\n${JSON.stringify(summary)}`);

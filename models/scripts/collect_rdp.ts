@@ -12,15 +12,16 @@
 //   rdp_index.json  episode of every sample and the layout
 //   summary.json    counts, and how the episodes went
 // Usage: npm run build && node dist/models/scripts/collect_rdp.js [outDir=/tmp/rdp_vla] [episodes=100] [firstSeed=3001]
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findRepoRoot } from "../../bench/lib/harness.js";
 import { parseConfig } from "../../src/config/load.js";
-import { loadRdpContract, normalizeCommands, touchFeaturesInto } from "../../src/policy/rdp.js";
+import { loadRdpContract, touchFeaturesInto } from "../../src/policy/rdp.js";
 import type { ReactiveStep, SensorSnapshot } from "../../src/runtime/types.js";
 import { runEpisode } from "../../src/sim/episode.js";
 import { RDP_TEACHER_REACTIVE } from "../../src/sim/evaluate.js";
 import { sampleWipeTask } from "../../src/sim/task.js";
+import { RdpSampleFile } from "./trainingFiles.js";
 
 /** A sample starts every this many decoder steps (about the policy period: 5 / 24 Hz = 0.21 s). */
 const SAMPLE_EVERY_STEPS = 5;
@@ -62,11 +63,9 @@ class TracingReactive implements ReactiveStep {
   }
 }
 
-const rdpFd = openSync(join(outDir, "rdp.f32"), "w");
-const sampleEpisodes: number[] = [];
+const rdpFile = new RdpSampleFile(outDir, rdp);
 const started = Date.now();
 let successes = 0;
-let commandDim = 0;
 for (let seed = firstSeed; seed < firstSeed + episodes; seed++) {
   const perturbations = seed % 2 === 0;
   const task = sampleWipeTask(seed, { perturbations });
@@ -85,7 +84,6 @@ for (let seed = firstSeed; seed < firstSeed + episodes; seed++) {
   const t = trace as TracingReactive | null;
   if (t === null) throw new Error("collect_rdp: the episode built no reactive step");
   const dim = t.planned[0]?.length ?? 0;
-  commandDim = dim;
   const planned = new Float64Array(rdp.chunkSteps * dim);
   const executed = new Float64Array(rdp.chunkSteps * dim);
   const touch = new Float32Array(rdp.chunkSteps * touchWidth);
@@ -95,17 +93,11 @@ for (let seed = firstSeed; seed < firstSeed + episodes; seed++) {
       executed.set(t.executed[k0 + k], k * dim);
       touch.set(t.touch[k0 + k], k * touchWidth);
     }
-    const record = new Float32Array(rdp.chunkSteps * (2 * dim + touchWidth));
-    record.set(normalizeCommands(planned, rdp), 0);
-    record.set(normalizeCommands(executed, rdp), rdp.chunkSteps * dim);
-    record.set(touch, 2 * rdp.chunkSteps * dim);
-    writeSync(rdpFd, new Uint8Array(record.buffer));
-    sampleEpisodes.push(seed);
+    rdpFile.write(seed, planned, executed, touch);
   }
-  process.stdout.write(`\rRDP data: ${seed - firstSeed + 1}/${episodes} episodes, ${sampleEpisodes.length} samples, success ${successes}   `);
+  process.stdout.write(`\rRDP data: ${seed - firstSeed + 1}/${episodes} episodes, ${rdpFile.samples} samples, success ${successes}   `);
 }
-closeSync(rdpFd);
-writeFileSync(join(outDir, "rdp_index.json"), JSON.stringify({ layout: { chunkSteps: rdp.chunkSteps, dim: commandDim, touch: touchWidth, order: "planned (normalized), executed (normalized), touch features" }, episodes: sampleEpisodes }) + "\n");
-const summary = { episodes, firstSeed, teacher: RDP_TEACHER_REACTIVE, samples: sampleEpisodes.length, successes, recordSeconds: (Date.now() - started) / 1000 };
+rdpFile.close();
+const summary = { episodes, firstSeed, teacher: RDP_TEACHER_REACTIVE, samples: rdpFile.samples, successes, recordSeconds: (Date.now() - started) / 1000 };
 writeFileSync(join(outDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
 console.log(`\n${JSON.stringify(summary)}`);

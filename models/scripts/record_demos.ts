@@ -15,12 +15,12 @@
 //   rdp_index.json     episode of every RDP sample and the layout
 //   summary.json       counts, expert success rate, FAST token statistics
 // Usage: npx tsc -p tsconfig.build.json && node dist/models/scripts/record_demos.js [outDir=/tmp/demos] [episodes=60] [wanderRad=0]
-import { mkdirSync, openSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findRepoRoot } from "../../bench/lib/harness.js";
 import { loadArmDescription } from "../../src/kinematics/description.js";
 import { normalizeInto } from "../../src/policy/normalization.js";
-import { loadRdpContract, normalizeCommands, resampleChunk, touchFeaturesInto } from "../../src/policy/rdp.js";
+import { loadRdpContract, resampleChunk, touchFeaturesInto } from "../../src/policy/rdp.js";
 import { McapSink } from "../../src/observability/mcapSink.js";
 import { Recorder } from "../../src/observability/recorder.js";
 import { RecordingClock } from "../../src/observability/topics.js";
@@ -32,6 +32,7 @@ import { MujocoArm, READY_POSITIONS_VLA_ARM6 } from "../../src/sim/mujocoArm.js"
 import { ArmKinematics } from "../../src/kinematics/kinematics.js";
 import { deltaOriginState, jointChunkToEeDeltas } from "../../src/runtime/actionSpace.js";
 import { publicSpec, sampleWipeTask, seededRandom } from "../../src/sim/task.js";
+import { RdpSampleFile, VlaSampleFiles } from "./trainingFiles.js";
 
 export const WIPE_INSTRUCTION = "wipe the marked area";
 
@@ -51,11 +52,8 @@ const rdpPeriodS = rdp.stepPeriodS;
 const touchWidth = rdp.touch.wrench + rdp.touch.tactile;
 const kinematics = new ArmKinematics(arm);
 
-const imagesFd = openSync(join(outDir, "vla_images.u8"), "w");
-const samplesFd = openSync(join(outDir, "vla_samples.jsonl"), "w");
-const rdpFd = openSync(join(outDir, "rdp.f32"), "w");
-const rdpEpisodes: number[] = [];
-let frames = 0;
+const vlaFiles = new VlaSampleFiles(outDir);
+const rdpFile = new RdpSampleFile(outDir, rdp);
 let successes = 0;
 let tokenTotal = 0;
 let tokenMax = 0;
@@ -170,9 +168,7 @@ for (let seed = 1; seed <= episodes; seed++) {
       recorder.image(frame);
       recorder.chunk({ actions: chunk, steps, dim, stepPeriodNs: stepNs, observationTimeNs: obs.timeNs, arrivalTimeNs: obs.timeNs, sequence: plans.length + 1 }, obs.timeNs);
       void recorder.wrapPolicy({ name: "scripted expert", infer: async () => ({ kind: "tokens", tokens }) }, () => obs.timeNs).infer(obs as never, new AbortController().signal);
-      writeSync(imagesFd, frame.data);
-      writeSync(samplesFd, JSON.stringify({ episode: seed, timeS: obs.timeNs * 1e-9, instruction: WIPE_INSTRUCTION, tokens, phase: expert.phase, positions: Array.from(obs.positions), wrench: Array.from(obs.wrench), eeDeltas: Array.from(eeDeltas, (v) => Number(v.toPrecision(7))) }) + "\n");
-      frames++;
+      vlaFiles.write(frame.data, { episode: seed, timeS: obs.timeNs * 1e-9, instruction: WIPE_INSTRUCTION, tokens, phase: expert.phase, positions: obs.positions, wrench: obs.wrench, eeDeltas });
       plans.push({ timeS: obs.timeNs * 1e-9, chunk: chunk.slice() });
     },
   });
@@ -194,29 +190,22 @@ for (let seed = 1; seed <= episodes; seed++) {
       executed.set(arm24.commands[k0 + k], k * dim);
       touch.set(arm24.touch[k0 + k], k * touchWidth);
     }
-    const record = new Float32Array(rdp.chunkSteps * (2 * dim + touchWidth));
-    record.set(normalizeCommands(planned, rdp), 0);
-    record.set(normalizeCommands(executed, rdp), rdp.chunkSteps * dim);
-    record.set(touch, 2 * rdp.chunkSteps * dim);
-    writeSync(rdpFd, new Uint8Array(record.buffer));
-    rdpEpisodes.push(seed);
+    rdpFile.write(seed, planned, executed, touch);
   }
-  process.stdout.write(`\rdemonstrations: ${seed}/${episodes} episodes, ${frames} frames, ${rdpEpisodes.length} rdp chunks, expert success ${successes}/${seed}   `);
+  process.stdout.write(`\rdemonstrations: ${seed}/${episodes} episodes, ${vlaFiles.frames} frames, ${rdpFile.samples} rdp chunks, expert success ${successes}/${seed}   `);
 }
-closeSync(imagesFd);
-closeSync(samplesFd);
-closeSync(rdpFd);
+vlaFiles.close();
+rdpFile.close();
 const summary = {
   episodes,
   perturbedEpisodes: Math.floor(episodes / 2),
-  frames,
+  frames: vlaFiles.frames,
   image: { width: 112, height: 112, channels: 3 },
-  rdpChunks: rdpEpisodes.length,
+  rdpChunks: rdpFile.samples,
   expertSuccessRate: successes / episodes,
-  meanFastTokensPerChunk: tokenTotal / frames,
+  meanFastTokensPerChunk: tokenTotal / vlaFiles.frames,
   maxFastTokensPerChunk: tokenMax,
   recordSeconds: (Date.now() - started) / 1000,
 };
-writeFileSync(join(outDir, "rdp_index.json"), JSON.stringify({ layout: { chunkSteps: rdp.chunkSteps, dim, touch: touchWidth, order: "planned (normalized), executed (normalized), touch features" }, episodes: rdpEpisodes }) + "\n");
 writeFileSync(join(outDir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
 console.log(`\n${JSON.stringify(summary)}`);

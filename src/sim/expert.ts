@@ -59,8 +59,7 @@ export interface WipeExpertOptions {
 
 interface Resolved extends Required<WipeExpertOptions> {}
 
-/** The expert's defaults (the state-labelling expert of stateExpert.ts shares them). */
-export const WIPE_EXPERT_DEFAULTS: Readonly<Required<WipeExpertOptions>> = {
+const DEFAULTS: Resolved = {
   stepPeriodS: 0.1,
   chunkSteps: 10,
   seed: 0,
@@ -92,8 +91,9 @@ function optionError(field: string, expected: string, got: unknown): never {
   throw new Error(`wipe expert: ${field} must be ${expected}, got ${typeof got === "number" ? got : JSON.stringify(got)}`);
 }
 
-function resolveOptions(options: WipeExpertOptions): Resolved {
-  const o = { ...WIPE_EXPERT_DEFAULTS, ...options };
+/** The options with the defaults filled in, each checked (a one-line error names the first bad one). */
+export function resolveWipeExpertOptions(options: WipeExpertOptions): Resolved {
+  const o = { ...DEFAULTS, ...options };
   const positive: (keyof Resolved)[] = [
     "stepPeriodS", "wipeSpeedMPerS", "approachSpeedMPerS", "descentSpeedMPerS", "hoverHeightM", "padSizeM",
     "forceGainMPerN", "contactStiffnessNPerM", "contactForceN", "maxSettleS",
@@ -290,7 +290,7 @@ export class WipeExpert {
     readonly spec: WipeTaskSpec,
     options: WipeExpertOptions = {},
   ) {
-    this.o = resolveOptions(options);
+    this.o = resolveWipeExpertOptions(options);
     this.kinematics = new ArmKinematics(arm);
     this.jointCount = arm.joints.length;
     this.dim = commandDim(arm);

@@ -17,18 +17,18 @@ import type { ArmDescription } from "../kinematics/description.js";
 import { commandDim } from "../kinematics/description.js";
 import { ArmKinematics } from "../kinematics/kinematics.js";
 import type { SensorSnapshot } from "../runtime/types.js";
-import { nearestCornerPath, padDownChunk, padNormalForceN, reachableHoverHeightM, WIPE_EXPERT_DEFAULTS, type WipeExpertOptions, type WipeExpertPhase, type WipePath } from "./expert.js";
+import { nearestCornerPath, padDownChunk, padNormalForceN, reachableHoverHeightM, resolveWipeExpertOptions, type WipeExpertOptions, type WipeExpertPhase, type WipePath } from "./expert.js";
 import type { WipeTaskSpec } from "./task.js";
 
 /** What the labeller reads: a sensor snapshot, plus the joint targets the policy's current plan has now (if any). */
 export type LabelledState = Pick<SensorSnapshot, "timeNs" | "positions" | "wrench" | "tactile"> & { plannedPositions?: ArrayLike<number> };
 
 /** The options of the scripted expert that mean the same here (its nominal wipe speed: no seed varies it). */
-const STATE_EXPERT_KEYS = [
-  "stepPeriodS", "chunkSteps", "wipeSpeedMPerS", "approachSpeedMPerS", "descentSpeedMPerS", "hoverHeightM", "padSizeM",
-  "laneOverlap", "edgeOverhangM", "contactStiffnessNPerM", "contactForceN", "gripperWidthM",
-] as const;
-export type WipeStateExpertOptions = Pick<WipeExpertOptions, (typeof STATE_EXPERT_KEYS)[number]>;
+export type WipeStateExpertOptions = Pick<
+  WipeExpertOptions,
+  | "stepPeriodS" | "chunkSteps" | "wipeSpeedMPerS" | "approachSpeedMPerS" | "descentSpeedMPerS" | "hoverHeightM" | "padSizeM"
+  | "laneOverlap" | "edgeOverhangM" | "contactStiffnessNPerM" | "contactForceN" | "gripperWidthM"
+>;
 
 /** The plan counts as where the pad is when it is this close to the measured tool position (m). */
 const PLAN_NEAR_TOOL_M = 0.02;
@@ -73,11 +73,7 @@ export class WipeStateExpert {
   private readonly xy = new Float64Array(2);
 
   constructor(arm: ArmDescription, readonly spec: WipeTaskSpec, options: WipeStateExpertOptions = {}) {
-    this.o = { ...WIPE_EXPERT_DEFAULTS, ...options };
-    for (const key of STATE_EXPERT_KEYS) {
-      const value = this.o[key];
-      if (!(typeof value === "number" && Number.isFinite(value) && value > 0)) throw new Error(`wipe state expert: ${key} must be a positive number, got ${String(value)}`);
-    }
+    this.o = resolveWipeExpertOptions(options);
     this.kinematics = new ArmKinematics(arm);
     this.jointCount = arm.joints.length;
     this.dim = commandDim(arm);
@@ -119,8 +115,8 @@ export class WipeStateExpert {
     if (this.path === null) this.start(q);
     const path = this.path as WipePath;
     this.planTool.set(this.tool);
-    const planned = state.plannedPositions;
-    if (planned && planned.length >= this.jointCount) {
+    const planned = state.plannedPositions && state.plannedPositions.length >= this.jointCount ? state.plannedPositions : null;
+    if (planned) {
       this.kinematics.forward(planned, this.planTool, this.rotation);
       if (Math.hypot(this.planTool[0] - this.tool[0], this.planTool[1] - this.tool[1], this.planTool[2] - this.tool[2]) > PLAN_NEAR_TOOL_M) this.planTool.set(this.tool);
     }
@@ -135,8 +131,7 @@ export class WipeStateExpert {
     const depthStepM = clamp((forceN - this.targetForceN) / this.o.contactStiffnessNPerM, -MAX_DEPTH_STEP_M, MAX_DEPTH_STEP_M);
     const pressZ = this.tool[2] + depthStepM;
 
-    const seed = planned && planned.length >= this.jointCount ? planned : q;
-    this.unreachable = padDownChunk(this.kinematics, seed, this.chunkSteps, this.o.gripperWidthM, (step, target) => this.toolTarget(path, step, pressZ, target), out);
+    this.unreachable = padDownChunk(this.kinematics, planned ?? q, this.chunkSteps, this.o.gripperWidthM, (step, target) => this.toolTarget(path, step, pressZ, target), out);
     return out;
   }
 
