@@ -2,8 +2,8 @@
 // ee-delta chunks record_demos.ts writes), tokenizes every frame for the trainer, and counts what the universal
 // FAST+ tokenizer would spend on the same chunks when its files are at hand.
 //
-// Writes models/wipe_vla/{fast_tokenizer/, norm_stats.json, tokenizer_report.json} and, in each folder of frames,
-// vla_tokens.jsonl (one line per frame of its vla_samples.jsonl: {"tokens": [...]}).
+// Writes models/wipe_vla/{fast_tokenizer/, norm_stats.json (action and state statistics), tokenizer_report.json}
+// and, in each folder of frames, vla_tokens.jsonl (one line per frame of its vla_samples.jsonl: {"tokens": [...]}).
 // Usage: npm run build && node dist/models/scripts/fit_vla_tokenizer.js [demos=/tmp/demos[,/tmp/dagger...]] [fastPlusDir]
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -29,7 +29,7 @@ const outDir = join(root, "models", "wipe_vla");
 
 const folderFrames: number[] = [];
 const rows = demoFolders.flatMap((folder) => {
-  const lines = readFileSync(join(folder, "vla_samples.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { eeDeltas: number[] });
+  const lines = readFileSync(join(folder, "vla_samples.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { eeDeltas: number[]; positions: number[]; wrench: number[] });
   folderFrames.push(lines.length);
   return lines;
 });
@@ -72,7 +72,7 @@ console.log(report);
 
 mkdirSync(outDir, { recursive: true });
 tokenizer.save(join(outDir, "fast_tokenizer"));
-writeFileSync(join(outDir, "norm_stats.json"), JSON.stringify({ [NORM_KEY]: { action: stats } }, null, 2) + "\n");
+writeFileSync(join(outDir, "norm_stats.json"), JSON.stringify({ [NORM_KEY]: { action: stats, state: stateStats() } }, null, 2) + "\n");
 writeFileSync(join(outDir, "tokenizer_report.json"), JSON.stringify(report, null, 2) + "\n");
 let firstLine = 0;
 demoFolders.forEach((folder, k) => {
@@ -130,4 +130,24 @@ function rangeStats(all: Float64Array[]): NormStats {
   // they quantize to zero instead of being blown up to the full token range.
   const mask = [true, true, true, false, false, false, true];
   return { q01, q99, mask };
+}
+
+/**
+ * 1st / 99th percentiles of the state a prompt may carry (vla_config.json prompt.state, sources positions + wrench:
+ * joints and gripper, then force and torque), over every frame.
+ */
+function stateStats(): NormStats {
+  const states = rows.map((r) => [...r.positions, ...r.wrench]);
+  const width = states[0].length;
+  const q01: number[] = [];
+  const q99: number[] = [];
+  for (let d = 0; d < width; d++) {
+    const values = states.map((x) => x[d]).sort((a, b) => a - b);
+    const low = values[Math.floor(0.01 * (values.length - 1))];
+    const high = values[Math.ceil(0.99 * (values.length - 1))];
+    q01.push(low);
+    // A value that never changes (the gripper) gets no range, so its bin does not flicker with simulation noise.
+    q99.push(high - low < 1e-6 ? low : high);
+  }
+  return { q01, q99 };
 }

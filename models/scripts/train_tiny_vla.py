@@ -14,7 +14,11 @@ from the files. Proprioception and touch reach the model through the camera fram
 Training: teacher-forced cross-entropy over the tokens the runner may choose (the action range and the end tokens),
 Adam, fixed seed, two threads. The last HELD_OUT_EPISODES episodes of each folder are held out for the metrics.
 
-Usage: python models/scripts/train_tiny_vla.py [folders=/tmp/demos[,/tmp/dagger...]] [steps=1500]
+With --state the prompt also carries the robot state as text after the instruction (vla_config.json prompt.state;
+src/policy/vla/statePrompt.ts writes the same text at run time): joint positions, gripper and wrist wrench,
+normalized with the "state" statistics fit_vla_tokenizer.ts puts in norm_stats.json, as bin numbers.
+
+Usage: python models/scripts/train_tiny_vla.py [folders=/tmp/demos[,/tmp/dagger...]] [steps=1500] [--state]
 """
 from __future__ import annotations
 
@@ -43,6 +47,9 @@ GRID = IMAGE // base.PATCH  # 8 x 8 patches, 16 image tokens
 HELD_OUT_EPISODES = 16
 BATCH = 32
 LR = 2e-3
+# The prompt's state (--state): these observation fields, in this order, in STATE_BINS bins each.
+STATE_SOURCES = ["positions", "wrench"]
+STATE_BINS = 256
 
 # Sizes of this model (the export script's module definitions read these globals).
 base.OUT = OUT
@@ -106,10 +113,27 @@ def load(demos: str):
     return rows, images
 
 
+def state_instruction(instruction: str, row: dict, stats: dict) -> str:
+    """The instruction and its state line, as StatePrompt.instruction (statePrompt.ts) writes them: normalize with
+    q01/q99 to [-1, 1] (clipped), bin number floor((n + 1) / 2 * bins) (at most bins - 1), fixed width."""
+    x = np.concatenate([np.asarray(row[source], dtype=np.float64) for source in STATE_SOURCES])
+    q01, q99 = np.asarray(stats["q01"], dtype=np.float64), np.asarray(stats["q99"], dtype=np.float64)
+    if len(x) != len(q01):
+        raise SystemExit(f"state of {len(x)} values ({' + '.join(STATE_SOURCES)}) for {len(q01)} state statistics")
+    span = q99 - q01
+    n = np.where(span == 0, 0.0, 2 * (x - q01) / np.where(span == 0, 1.0, span) - 1)
+    n = np.clip(n, -1.0, 1.0)
+    bins = np.minimum(STATE_BINS - 1, np.floor((n + 1) / 2 * STATE_BINS)).astype(int)
+    width = len(str(STATE_BINS - 1))
+    return f"{instruction}\nState: {' '.join(str(b).zfill(width) for b in bins)};"
+
+
 def main() -> None:
+    args = [a for a in sys.argv[1:] if a != "--state"]
+    with_state = "--state" in sys.argv[1:]
     # One folder of frames, or several joined by commas (the demonstrations, then DAgger rounds).
-    folders = (sys.argv[1] if len(sys.argv) > 1 else "/tmp/demos").split(",")
-    train_steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1500
+    folders = (args[0] if len(args) > 0 else "/tmp/demos").split(",")
+    train_steps = int(args[1]) if len(args) > 1 else 1500
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
@@ -126,8 +150,17 @@ def main() -> None:
     if len(instructions) != 1:
         raise SystemExit(f"expected one instruction in the demonstrations, got {instructions}")
     n_image = GRID * GRID // (base.MERGE * base.MERGE)
-    prompt_ids = tok.encode(base.prompt_text(instructions[0], n_image)).ids
+    if with_state:
+        state_stats = json.load(open(os.path.join(OUT, "norm_stats.json")))[NORM_KEY]["state"]
+        texts = [base.prompt_text(state_instruction(r["instruction"], r, state_stats), n_image) for r in rows]
+        frame_prompts = [e.ids for e in tok.encode_batch(texts)]
+    else:
+        frame_prompts = [tok.encode(base.prompt_text(instructions[0], n_image)).ids] * len(rows)
+    prompt_ids = frame_prompts[0]
+    if any(len(p) != len(prompt_ids) for p in frame_prompts):
+        raise SystemExit("expected every frame's prompt to have the same length (the state is written with fixed-width numbers)")
     grid_thw = np.array([[1, GRID, GRID]], dtype=np.int64)
+    # The positions depend only on where the image sits and on the length, the same for every frame.
     prompt_pos, rope_delta = base.rope_index(prompt_ids, (1, GRID, GRID))
     episode_count = len({(r["episode"]) for r in rows})
     grid_t = torch.from_numpy(grid_thw)
@@ -151,7 +184,7 @@ def main() -> None:
     lengths = np.zeros(len(rows), dtype=np.int64)
     for i, r in enumerate(rows):
         t = r["tokens"]
-        ids[i, :P] = prompt_ids
+        ids[i, :P] = frame_prompts[i]
         ids[i, P : P + len(t)] = [base.ACTION_FIRST_ID + x for x in t]
         targets[i, : len(t)] = t
         targets[i, len(t)] = end_choice
@@ -225,13 +258,17 @@ def main() -> None:
         "teacherForcedTokenAccuracy": {"train": round(token_accuracy(forward, train_idx[:: max(1, len(train_idx) // 512)]), 4), "heldOut": round(token_accuracy(forward, val_idx), 4)},
     }
     base.export(vision, embed, decoder)
-    report.update(greedy_metrics(rows, images, val_idx, prompt_ids, prompt_pos, rope_delta, grid_thw, fast, action_count))
+    report.update(greedy_metrics(rows, images, val_idx, frame_prompts, prompt_pos, rope_delta, grid_thw, fast, action_count))
+    report["promptState"] = {"sources": STATE_SOURCES, "bins": STATE_BINS} if with_state else None
 
+    prompt = {"systemPrompt": base.SYSTEM_PROMPT}
+    if with_state:
+        prompt["state"] = {"sources": STATE_SOURCES, "bins": STATE_BINS}
     config = {
         "format": "qwen2-vl-onnx-split/1",
         "files": {"visionEncoder": "vision_encoder.onnx", "embedTokens": "embed_tokens.onnx", "decoder": "decoder_model_merged.onnx", "tokenizer": "tokenizer.json"},
         "image": {"width": IMAGE, "height": IMAGE, "patchSize": base.PATCH, "temporalPatchSize": base.TEMPORAL_PATCH, "mergeSize": base.MERGE, "mean": base.MEAN, "std": base.STD},
-        "prompt": {"systemPrompt": base.SYSTEM_PROMPT},
+        "prompt": prompt,
         "actionTokens": {"mapping": "offset", "firstId": base.ACTION_FIRST_ID, "count": action_count},
         "endTokens": ["<|im_end|>", "<|endoftext|>"],
         "maxNewTokens": 64,
@@ -270,7 +307,7 @@ def token_accuracy(forward, idx: np.ndarray) -> float:
     return hit / max(total, 1)
 
 
-def greedy_metrics(rows, images, val_idx, prompt_ids, prompt_pos, rope_delta, grid_thw, fast: FastEncoder, action_count: int) -> dict:
+def greedy_metrics(rows, images, val_idx, frame_prompts, prompt_pos, rope_delta, grid_thw, fast: FastEncoder, action_count: int) -> dict:
     """Greedy decoding through onnxruntime on the exported files for held-out frames: does the chunk decode, and how
     far is it from the expert's (normalized units, and the tool position the deltas add up to, in metres)?"""
     import onnxruntime as ort
@@ -290,7 +327,7 @@ def greedy_metrics(rows, images, val_idx, prompt_ids, prompt_pos, rope_delta, gr
     for i in pick:
         px = patchify(images[i : i + 1])[0]
         feats = sess["vision_encoder"].run(None, {"pixel_values": px, "grid_thw": grid_thw})[0]
-        ids = list(prompt_ids)
+        ids = list(frame_prompts[i])
         emb = sess["embed_tokens"].run(None, {"input_ids": np.array([ids], dtype=np.int64)})[0]
         emb[0][np.array(ids) == base.IMAGE_PAD] = feats
         feeds = {"inputs_embeds": emb, "attention_mask": np.ones((1, len(ids)), dtype=np.int64), "position_ids": prompt_pos[:, None, :]}

@@ -20,8 +20,15 @@ function hasBounds(v: Json): v is Record<string, Json> {
   return isObject(v) && "q01" in v && "q99" in v;
 }
 
-/** The bounds inside one robot's entry: {q01, q99} itself, or under "action" (OpenVLA) / "actions" (openpi). */
-function boundsOf(node: Json): Record<string, Json> | null {
+/** Which statistics to read: the actions', or the robot state's (a prompt that carries the state, as pi0-FAST's does). */
+export type NormStatsField = "action" | "state";
+
+/**
+ * The bounds inside one robot's entry. Actions: {q01, q99} itself, or under "action" (OpenVLA) / "actions" (openpi).
+ * State: under "state" (openpi) only.
+ */
+function boundsOf(node: Json, field: NormStatsField): Record<string, Json> | null {
+  if (field === "state") return isObject(node) && hasBounds(node.state) ? node.state : null;
   if (hasBounds(node)) return node;
   if (isObject(node)) {
     if (hasBounds(node.action)) return node.action;
@@ -34,8 +41,9 @@ function boundsOf(node: Json): Record<string, Json> | null {
  * Pick and check the action statistics in a parsed norm_stats.json. Accepts OpenVLA's
  * {robot: {action: {q01, q99, mask}}}, openpi's {norm_stats: {actions: {q01, q99}}}, {action: {...}} and a flat
  * {q01, q99, mask}. `key` selects the robot when the file has several; `source` names the file in errors.
+ * `field: "state"` reads the state statistics ({robot: {state: {...}}}, {norm_stats: {state: {...}}}) instead.
  */
-export function parseNormStats(json: Json, key?: string, source = "norm stats"): NormStats {
+export function parseNormStats(json: Json, key?: string, source = "norm stats", field: NormStatsField = "action"): NormStats {
   if (!isObject(json)) throw new Error(`${source}: expected a JSON object, got ${Array.isArray(json) ? "an array" : typeof json}`);
   let bounds: Record<string, Json> | null;
   if (key) {
@@ -43,15 +51,15 @@ export function parseNormStats(json: Json, key?: string, source = "norm stats"):
     if (!(key in container)) {
       throw new Error(`${source}: expected an entry "${key}", got keys ${Object.keys(container).join(", ") || "(none)"}`);
     }
-    bounds = boundsOf(container[key]);
-    if (!bounds) throw new Error(`${source}: entry "${key}" has no q01/q99 action statistics`);
+    bounds = boundsOf(container[key], field);
+    if (!bounds) throw new Error(`${source}: entry "${key}" has no q01/q99 ${field} statistics`);
   } else {
-    bounds = boundsOf(json) ?? boundsOf(json.norm_stats);
+    bounds = boundsOf(json, field) ?? boundsOf(json.norm_stats, field);
     if (!bounds) {
-      const robots = Object.keys(json).filter((k) => boundsOf(json[k]) !== null);
-      if (robots.length === 1) bounds = boundsOf(json[robots[0]]);
+      const robots = Object.keys(json).filter((k) => boundsOf(json[k], field) !== null);
+      if (robots.length === 1) bounds = boundsOf(json[robots[0]], field);
       else if (robots.length > 1) throw new Error(`${source}: holds statistics for ${robots.length} robots (${robots.join(", ")}): choose one with a key`);
-      else throw new Error(`${source}: expected q01/q99 action statistics (flat, under "action", or per robot), found none`);
+      else throw new Error(`${source}: expected q01/q99 ${field} statistics (${field === "action" ? 'flat, under "action", or per robot' : 'under "state", or per robot'}), found none`);
     }
   }
   const b = bounds as Record<string, Json>;
@@ -76,8 +84,8 @@ export function parseNormStats(json: Json, key?: string, source = "norm stats"):
   return stats;
 }
 
-/** Read the action statistics from a norm_stats.json file (see parseNormStats for the accepted layouts). */
-export function loadNormStats(path: string, key?: string): NormStats {
+/** Read the action (or state) statistics from a norm_stats.json file (see parseNormStats for the accepted layouts). */
+export function loadNormStats(path: string, key?: string, field: NormStatsField = "action"): NormStats {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -90,7 +98,7 @@ export function loadNormStats(path: string, key?: string): NormStats {
   } catch (error) {
     throw new Error(`norm stats ${path}: expected JSON, got a parse error: ${(error as Error).message}`);
   }
-  return parseNormStats(json, key || undefined, `norm stats ${path}`);
+  return parseNormStats(json, key || undefined, `norm stats ${path}`, field);
 }
 
 function checkShapes(what: string, input: Float64Array, dim: number, stats: NormStats, out: Float64Array): void {

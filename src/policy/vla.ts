@@ -12,14 +12,16 @@ import { loadNormStats } from "./normalization.js";
 import type { VlaModelConfig } from "./vla/config.js";
 import { frameProblem } from "./vla/image.js";
 import { VlaRunner, type VlaCallStats, type VlaRunnerOptions } from "./vla/runner.js";
+import { StatePrompt } from "./vla/statePrompt.js";
 
 export { actionTokenRange, restrictedArgmax, type ActionTokenRange } from "./vla/actionTokens.js";
-export { loadVlaConfig, noraDefaults, parseVlaConfig, type VlaChunkConfig, type VlaImageConfig, type VlaModelConfig } from "./vla/config.js";
+export { loadVlaConfig, noraDefaults, parseVlaConfig, VLA_STATE_SOURCES, type VlaChunkConfig, type VlaImageConfig, type VlaModelConfig, type VlaStateConfig, type VlaStateSource } from "./vla/config.js";
 export { BicubicResizer, solidImageFrame, VlaImagePreprocessor, type PixelValues } from "./vla/image.js";
 export { VlaTextTokenizer } from "./vla/tokenizer.js";
 export { VlaRunner, type VlaCallStats, type VlaGeneration, type VlaRunnerOptions } from "./vla/runner.js";
+export { StatePrompt } from "./vla/statePrompt.js";
 
-export type VlaFailureKind = "noImage" | "badImage" | "maxTokens" | "aborted" | "model";
+export type VlaFailureKind = "noImage" | "badImage" | "badState" | "maxTokens" | "aborted" | "model";
 
 export interface VlaPolicyStats {
   calls: number;
@@ -37,14 +39,18 @@ export class VlaPolicy implements SlowPolicy {
   private readonly s: VlaPolicyStats = {
     calls: 0,
     succeeded: 0,
-    failures: { noImage: 0, badImage: 0, maxTokens: 0, aborted: 0, model: 0 },
+    failures: { noImage: 0, badImage: 0, badState: 0, maxTokens: 0, aborted: 0, model: 0 },
     lastError: null,
     last: null,
   };
 
-  constructor(runner: VlaRunner, name = "vla") {
+  /** Set when the model's prompt carries the robot state (vla_config.json prompt.state). */
+  readonly statePrompt: StatePrompt | null;
+
+  constructor(runner: VlaRunner, name = "vla", statePrompt: StatePrompt | null = null) {
     this.runner = runner;
     this.name = name;
+    this.statePrompt = statePrompt;
   }
 
   stats(): VlaPolicyStats {
@@ -56,9 +62,17 @@ export class VlaPolicy implements SlowPolicy {
     if (obs.image === undefined) this.fail("noImage", "vla: expected a camera image in the observation, got none");
     const problem = frameProblem(obs.image);
     if (problem !== null) this.fail("badImage", `vla image: ${problem}`);
+    let instruction = obs.instruction;
+    if (this.statePrompt !== null) {
+      try {
+        instruction = this.statePrompt.instruction(obs.instruction, obs);
+      } catch (error) {
+        this.fail("badState", (error as Error).message);
+      }
+    }
     let result;
     try {
-      result = await this.runner.generate(obs.image!, obs.instruction, signal);
+      result = await this.runner.generate(obs.image!, instruction, signal);
     } catch (error) {
       const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
       this.fail(message.includes("aborted") ? "aborted" : "model", message);
@@ -82,7 +96,10 @@ export class VlaPolicy implements SlowPolicy {
 /** Load a model folder (ONNX split + tokenizer.json + optional vla_config.json) as a slow policy. */
 export async function loadVlaPolicy(options: VlaRunnerOptions & { name?: string }): Promise<VlaPolicy> {
   const runner = await VlaRunner.load(options);
-  return new VlaPolicy(runner, options.name ?? `vla (${resolve(options.dir).split(/[\\/]/).pop()})`);
+  const { state, chunk } = runner.config;
+  // parseVlaConfig makes prompt.state require the chunk section, whose norm stats hold the state's statistics.
+  const statePrompt = state && chunk ? new StatePrompt(state, loadNormStats(join(options.dir, chunk.normStats), chunk.normStatsKey, "state")) : null;
+  return new VlaPolicy(runner, options.name ?? `vla (${resolve(options.dir).split(/[\\/]/).pop()})`, statePrompt);
 }
 
 export interface VlaChunkCodec {

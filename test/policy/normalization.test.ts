@@ -91,6 +91,17 @@ describe("loadNormStats", () => {
     expect(loadNormStats(file("flat.json", { q01: [1, 2], q99: [3, 4] }))).toEqual({ q01: [1, 2], q99: [3, 4] });
   });
 
+  it("reads the state statistics (a prompt's state) when asked: per robot, or openpi's norm_stats.state", () => {
+    const perRobot = file("state.json", { arm: { action: { q01: [0], q99: [1] }, state: { q01: [-2, 0], q99: [2, 5] } } });
+    expect(loadNormStats(perRobot, "arm", "state")).toEqual({ q01: [-2, 0], q99: [2, 5] });
+    expect(loadNormStats(perRobot, "arm")).toEqual({ q01: [0], q99: [1] });
+    const openpi = file("openpi-state.json", { norm_stats: { state: { q01: [0], q99: [1] }, actions: { q01: [-2], q99: [2] } } });
+    expect(loadNormStats(openpi, undefined, "state")).toEqual({ q01: [0], q99: [1] });
+    // A flat file or an action-only entry has no state statistics.
+    expect(() => loadNormStats(file("flat-state.json", { q01: [1], q99: [2] }), undefined, "state")).toThrow(/expected q01\/q99 state statistics \(under "state", or per robot\), found none/);
+    expect(() => loadNormStats(file("no-state.json", { arm: { action: { q01: [0], q99: [1] } } }), "arm", "state")).toThrow(/entry "arm" has no q01\/q99 state statistics/);
+  });
+
   it("explains what is wrong with a bad file", () => {
     expect(() => loadNormStats(join(dir, "missing.json"))).toThrow(/cannot read .*missing\.json/);
     expect(() => loadNormStats(file("broken.json", "{ nope"))).toThrow(/expected JSON, got a parse error/);

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArmDescription } from "../../src/kinematics/description.js";
-import { actionTokenRange, loadVlaConfig, parseVlaConfig, restrictedArgmax, VlaPolicy, VlaRunner, vlaChunkCodec, type VlaModelConfig } from "../../src/policy/vla.js";
+import { actionTokenRange, loadVlaConfig, parseVlaConfig, restrictedArgmax, StatePrompt, VlaPolicy, VlaRunner, vlaChunkCodec, type VlaModelConfig } from "../../src/policy/vla.js";
 import { SharedRuntimeState } from "../../src/runtime/sharedState.js";
 import { SlowExecutor, type ImageFrame } from "../../src/runtime/slowExecutor.js";
 import { loadGolden, RDP_DIR, recipeImage, TINY_VLA_DIR } from "./vlaGolden.js";
@@ -147,6 +147,16 @@ describe("bad calls through the policy and the slow executor", () => {
       'policy "tiny vla" threw: vla image: expected 1 (gray), 3 (RGB) or 4 (RGBA) channels, got 2',
     ]);
     expect(policy.stats().failures).toMatchObject({ noImage: 1, badImage: 2 });
+    expect(state.chunkVersion()).toBe(0);
+  });
+
+  it("a state the model's prompt cannot carry: one line, counted, nothing published", async () => {
+    // Statistics for 3 values where the observation has 7 joint positions.
+    const policy = new VlaPolicy(runner, "tiny vla", new StatePrompt({ sources: ["positions"], bins: 256 }, { q01: [0, 0, 0], q99: [1, 1, 1] }));
+    const { state, slow, errors } = executor(policy, () => recipeImage(sample.image));
+    expect(await slow.runOnce()).toMatchObject({ ok: false, kind: "threw" });
+    expect(errors).toEqual(['policy "tiny vla" threw: vla state: expected 3 values (positions), got more from "positions"']);
+    expect(policy.stats().failures).toMatchObject({ badState: 1, model: 0 });
     expect(state.chunkVersion()).toBe(0);
   });
 

@@ -35,6 +35,20 @@ export interface VlaChunkConfig {
   deltaOrigin?: string;
 }
 
+/** Observation fields a prompt's state can be made of, in the order given. */
+export const VLA_STATE_SOURCES = ["positions", "velocities", "wrench", "tactile"] as const;
+export type VlaStateSource = (typeof VLA_STATE_SOURCES)[number];
+
+/**
+ * The robot state written into the prompt as text (pi0-FAST does this with 256 bins): the named observation fields
+ * concatenated, normalized with the "state" q01/q99 of the chunk's norm stats, and each value written as its bin
+ * number (see statePrompt.ts). Needs the chunk section.
+ */
+export interface VlaStateConfig {
+  sources: VlaStateSource[];
+  bins: number;
+}
+
 export interface VlaModelConfig {
   files: { visionEncoder: string; embedTokens: string; decoder: string; tokenizer: string };
   image: VlaImageConfig;
@@ -47,6 +61,8 @@ export interface VlaModelConfig {
   /** No end token within maxNewTokens: fail the call ("error") or hand the tokens on as they are ("truncate"). */
   onMaxTokens: "error" | "truncate";
   chunk?: VlaChunkConfig;
+  /** The robot state as text after the instruction; absent: the prompt has the instruction only (NORA). */
+  state?: VlaStateConfig;
   /** Greedy decoding may only choose FAST ids that keep the answer decodable to exactly chunk.steps x chunk.dim
    * coefficients (FastLengthGrammar); needs the chunk section. Default false. */
   constrainToChunk: boolean;
@@ -166,6 +182,10 @@ export function parseVlaConfig(json: Json, source = "vla config"): VlaModelConfi
     throw new Error(`${source}: expected image width and height to be multiples of ${factor} (patch ${config.image.patchSize} x merge ${config.image.mergeSize}), got ${config.image.width}x${config.image.height}`);
   }
   if (json.chunk !== undefined) config.chunk = parseChunk(json.chunk, source);
+  if (prompt.state !== undefined) {
+    config.state = parseState(prompt.state, source);
+    if (config.chunk === undefined) throw new Error(`${source}: prompt.state needs a "chunk" section (its norm stats hold the state's statistics), got none`);
+  }
   if (json.constrainToChunk !== undefined) {
     if (typeof json.constrainToChunk !== "boolean") throw new Error(`${source}: expected constrainToChunk to be true or false, got ${JSON.stringify(json.constrainToChunk)}`);
     if (json.constrainToChunk && config.chunk === undefined) throw new Error(`${source}: constrainToChunk needs a "chunk" section (the FAST tokenizer and the chunk shape), got none`);
@@ -197,6 +217,19 @@ function parseChunk(v: Json, source: string): VlaChunkConfig {
     actionSpace: text(v.actionSpace, "actionSpace"),
     deltaOrigin: v.deltaOrigin === undefined ? undefined : text(v.deltaOrigin, "deltaOrigin"),
   };
+}
+
+function parseState(v: Json, source: string): VlaStateConfig {
+  if (!isObject(v)) throw new Error(`${source}: expected prompt.state to be an object (sources, bins), got ${JSON.stringify(v)?.slice(0, 80)}`);
+  const sources = v.sources;
+  if (!Array.isArray(sources) || sources.length === 0 || !sources.every((x) => VLA_STATE_SOURCES.includes(x as VlaStateSource))) {
+    throw new Error(`${source}: expected prompt.state.sources to be a non-empty list of ${VLA_STATE_SOURCES.join(" | ")}, got ${JSON.stringify(sources)?.slice(0, 80)}`);
+  }
+  const bins = v.bins ?? 256;
+  if (typeof bins !== "number" || !Number.isInteger(bins) || bins < 2 || bins > 10_000) {
+    throw new Error(`${source}: expected prompt.state.bins to be an integer in [2, 10000], got ${JSON.stringify(bins)}`);
+  }
+  return { sources: sources.slice() as VlaStateSource[], bins };
 }
 
 /** vla_config.json of a model folder, or NORA's defaults when the folder has none. */
