@@ -48,6 +48,9 @@ export class VlaPolicy implements SlowPolicy {
   readonly statePrompt: StatePrompt | null;
 
   constructor(runner: VlaRunner, name = "vla", statePrompt: StatePrompt | null = null) {
+    if (runner.config.state && statePrompt === null) {
+      throw new Error("vla: this model's prompt carries the robot state (prompt.state): load it with loadVlaPolicy, or pass a StatePrompt");
+    }
     this.runner = runner;
     this.name = name;
     this.statePrompt = statePrompt;

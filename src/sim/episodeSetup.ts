@@ -9,7 +9,7 @@ import { actionConverter, fastDecoder } from "../policy/chunkCodec.js";
 import { loadNormStats } from "../policy/normalization.js";
 import { latentSizeOf, loadRdpContract, RdpComposedPolicy, RdpEncoder, rdpPluginUrl } from "../policy/rdp.js";
 import { createRemotePolicy } from "../policy/remote/index.js";
-import { solidImageFrame, vlaChunkCodec, VlaPolicy, VlaRunner } from "../policy/vla.js";
+import { loadVlaPolicy, solidImageFrame, vlaChunkCodec } from "../policy/vla.js";
 import type { FastLoopConfig } from "../runtime/fastLoop.js";
 import { fastOptionsFromConfig } from "../runtime/runtime.js";
 import { SharedRuntimeState } from "../runtime/sharedState.js";
@@ -116,10 +116,9 @@ async function choosePolicy(config: RuntimeConfig, arm: ArmDescription, spec: Wi
       };
     case "onnx-vla": {
       const dir = resolve(packageRoot, p.modelDir);
-      const runner = await VlaRunner.load({ dir, session: { intraOpNumThreads: p.intraOpThreads } });
-      const codec = vlaChunkCodec(dir, runner.config, arm);
+      const vla = await loadVlaPolicy({ dir, session: { intraOpNumThreads: p.intraOpThreads }, name: `onnx-vla (${p.modelDir})` });
+      const codec = vlaChunkCodec(dir, vla.runner.config, arm);
       // The VLA looks through the synthesized top-down camera it was trained with (src/sim/camera.ts).
-      const vla = new VlaPolicy(runner, `onnx-vla (${p.modelDir})`);
       return {
         policy: withWipeCamera(vla, new WipeCamera(arm, spec)),
         decoder: codec.decoder,

@@ -45,8 +45,8 @@ export const DEFAULT_EVAL_CONFIGURATIONS: readonly EvalConfiguration[] = [
   { name: "stand-in + RDP, perturbed", description: "as stand-in + RDP; surface shift, extra friction and a push mid-episode", kind: "runtime", perturbations: true, overrides: { policy: STAND_IN, reactive: { kind: "rdp" } } },
 ];
 
-/** Seeds of the evaluation. The bundled models were trained on task seeds 1-200 (demonstrations), 2001-2150 (the
- * VLA's own states, labelled) and 3001-3100 (the RDP decoder's data). */
+/** Seeds of the evaluation. The bundled models were trained on task seeds 1-1000 (demonstrations) and 3001-3100 (the
+ * RDP decoder's data); the DAgger rounds that were tried used 2001-2300. */
 export const EVAL_FIRST_SEED = 1001;
 
 export interface EpisodeOutcome {
