@@ -115,6 +115,13 @@ describe("trained wipe VLA through the runner", () => {
     expect([config.image.width, config.image.height]).toEqual([WIPE_CAMERA.widthPx, WIPE_CAMERA.heightPx]);
   });
 
+  it("has the robot state in its prompt: joints, gripper and wrench, with statistics for all 13 values", () => {
+    const config = loadVlaConfig(VLA_DIR);
+    expect(config.state).toEqual({ sources: ["positions", "wrench"], bins: 256 });
+    expect(loadNormStats(join(VLA_DIR, config.chunk!.normStats), config.chunk!.normStatsKey, "state").q01).toHaveLength(dim + 6);
+    expect(heldOut[0].instruction).toMatch(/^wipe the marked area\nState: (\d{3} ){12}\d{3};$/);
+  });
+
   it("ends every held-out chunk with the end token; most decode strictly, into chunks nearer the expert's than standing still", async () => {
     const config = loadVlaConfig(VLA_DIR);
     const codec = vlaChunkCodec(VLA_DIR, config, arm);

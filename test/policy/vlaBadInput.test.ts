@@ -160,6 +160,17 @@ describe("bad calls through the policy and the slow executor", () => {
     expect(state.chunkVersion()).toBe(0);
   });
 
+  it("a model whose prompt carries the state is refused without its state statistics", async () => {
+    const withState = await VlaRunner.load({ dir: TINY_VLA_DIR, config: { ...base, state: { sources: ["positions"], bins: 256 } } });
+    try {
+      expect(() => new VlaPolicy(withState, "tiny vla")).toThrow(/^vla: this model's prompt carries the robot state \(prompt.state\): load it with loadVlaPolicy, or pass a StatePrompt$/);
+      const prompt = new StatePrompt({ sources: ["positions"], bins: 256 }, { q01: new Array(7).fill(-1), q99: new Array(7).fill(1) });
+      expect(new VlaPolicy(withState, "tiny vla", prompt).statePrompt).toBe(prompt);
+    } finally {
+      await withState.release();
+    }
+  });
+
   it("no end token within maxNewTokens: an error by default, nothing published", async () => {
     const short = await VlaRunner.load({ dir: TINY_VLA_DIR, config: { ...base, maxNewTokens: 6 } });
     try {
