@@ -9,7 +9,7 @@ arm) in FAST tokens of models/wipe_vla/fast_tokenizer, normalized with models/wi
 Model: the module definitions of export_tiny_vla.py (vision encoder, compact NORA vocabulary, Qwen2-style decoder with
 M-RoPE), imported from that script and exported with its export() function, so the files have exactly the contract
 the TypeScript runner reads. Sizes are set here (wider and deeper than the memorizing model); the runner reads them
-from the files. Proprioception and touch reach the model through the camera frame's gauge strip.
+from the files. Without --state, proprioception and touch reach the model only through the camera frame's gauge strip.
 
 Training: teacher-forced cross-entropy over the tokens the runner may choose (the action range and the end tokens),
 Adam, fixed seed, two threads. The last HELD_OUT_EPISODES episodes of each folder are held out for the metrics.
