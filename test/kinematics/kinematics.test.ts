@@ -159,6 +159,40 @@ describe("ArmKinematics.solve", () => {
     for (let k = 0; k < 3; k++) expect(reached[k]).toBeCloseTo(target[k], 4);
   });
 
+  it("with a seed weight, stays near its seed where the arm could hold the pose many ways", () => {
+    // A pressing pose with wrist_2 at 0: wrist_1 and wrist_3 turn about parallel axes (a self-motion), and roll about
+    // the world x axis is out of reach right there. Asked for 6 mm along y and 3 mrad of that roll, the plain solver
+    // swings the wrist by a third of a radian or more; weighted toward its seed it moves a few hundredths.
+    const seed = Float64Array.from([0.05, 0.5, 1.5, 1.4, 0, -0.3]);
+    const start = pose(seed);
+    const roll = new Float64Array(9);
+    rpyToMatrix(0.003, 0, 0, roll);
+    const R = Float64Array.from({ length: 9 }, (_, k) => {
+      const r = Math.floor(k / 3), c = k % 3;
+      return roll[r * 3] * start.R[c] + roll[r * 3 + 1] * start.R[3 + c] + roll[r * 3 + 2] * start.R[6 + c];
+    });
+    const target = { positionM: [start.p[0], start.p[1] + 0.006, start.p[2]], rotation: R };
+    const largestMove = (q: ArrayLike<number>) => Math.max(...Array.from(seed, (s, j) => Math.abs(q[j] - s)));
+    const options = { maxIterations: 200, positionTolM: 1e-4, rotationTolRad: 1e-3 };
+    expect(largestMove(kinematics.solve(target, seed, options).q)).toBeGreaterThan(0.3);
+    const held = kinematics.solve(target, seed, { ...options, seedWeight: 0.02 });
+    expect(largestMove(held.q)).toBeLessThan(0.05);
+    expect(held.positionErrorM).toBeLessThan(1e-3);
+    expect(held.rotationErrorRad).toBeLessThan(1e-2);
+  });
+
+  it("with a seed weight, still reaches reachable poses in well-conditioned configurations", () => {
+    const random = prng(11);
+    for (let k = 0; k < 10; k++) {
+      const seed = randomQ(random, 0.5);
+      const goal = seed.map((x) => x + (random() - 0.5) * 0.1);
+      const target = pose(goal);
+      const result = kinematics.solve({ positionM: target.p, rotation: target.R }, seed, { maxIterations: 200, seedWeight: 0.02 });
+      expect(result.positionErrorM).toBeLessThan(1e-3);
+      expect(result.rotationErrorRad).toBeLessThan(1e-2);
+    }
+  });
+
   it("reports failure for an unreachable target and keeps the joints in their limits", () => {
     const result = kinematics.solve({ positionM: [3, 0, 0.5] }, new Float64Array(n), { maxIterations: 50 });
     expect(result.ok).toBe(false);
@@ -172,6 +206,7 @@ describe("ArmKinematics.solve", () => {
     expect(() => kinematics.solve({ positionM: [0, 0, 1], rotation: [1, 0, 0] }, new Float64Array(n))).toThrow(/rotation .* with 9 numbers/);
     expect(() => kinematics.solve({ positionM: [0, 0, 1] }, [0, 0])).toThrow(/IK seed with 6 numbers, got length 2/);
     expect(() => kinematics.solve({ positionM: [0, 0, 1] }, new Float64Array(n), { damping: 0 })).toThrow(/positive IK options/);
+    expect(() => kinematics.solve({ positionM: [0, 0, 1] }, new Float64Array(n), { seedWeight: -1 })).toThrow(/seedWeight -1/);
   });
 });
 
