@@ -1,8 +1,9 @@
 // A synthesized top-down camera for the wipe task: what the trained VLA looks at, made the same way when the
 // demonstrations are recorded and when the policy runs. It is not a physics render: it draws the task spec (the
-// marked area), the part of it already wiped (a trail of the pad footprint where the pad touched), the tool from
-// forward kinematics, and a strip of gauges that carries proprioception and touch (the runner's contract has only
-// an image and an instruction, so the joint state and the contact force travel in pixels).
+// marked area), the part of it already wiped (a trail of the pad footprint where the pad pressed within the force
+// band, as the task scores it), the tool from forward kinematics, and a strip of gauges that carries proprioception
+// and touch (the runner's contract has only an image and an instruction, so the joint state and the contact force
+// travel in pixels).
 //
 // Layout of the default 112 x 112 RGB frame (14 px patches: 8 x 8 patches):
 //   rows 0..97   scene, orthographic from above: row = (x - 0.20 m) / 5 mm, column = (y + 0.28 m) / 5 mm.
@@ -29,7 +30,7 @@ export const WIPE_CAMERA = Object.freeze({
   heightRangeM: 0.4,
   /** Force gauges saturate here (N). */
   forceRangeN: 30,
-  /** The pad counts as touching above this normal force (N) for the wiped trail. */
+  /** The pad counts as touching above this normal force (N); the trail also needs the force inside the band. */
   contactN: 1,
   /** Half side of the pad footprint (m): 4 taxels at 14 mm. */
   padHalfSideM: 0.028,
@@ -83,7 +84,9 @@ export class WipeCamera {
     this.kinematics.forward(positions, this.toolPosM, this.toolRot);
     const forceN = Math.abs(wrench[2]);
     const [tx, ty, tz] = this.toolPosM;
-    if (Number.isFinite(forceN) && forceN > c.contactN) {
+    // Only pressing within the force band wipes (as the task scores it), so the trail shows what is left to do.
+    const [lowN, highN] = this.spec.forceBandN;
+    if (Number.isFinite(forceN) && forceN > c.contactN && forceN >= lowN && forceN <= highN) {
       const from = this.lastContact ?? [tx, ty];
       const steps = Math.max(1, Math.ceil(Math.hypot(tx - from[0], ty - from[1]) / c.metresPerPx));
       for (let s = 0; s <= steps; s++) this.markWiped(from[0] + ((tx - from[0]) * s) / steps, from[1] + ((ty - from[1]) * s) / steps);

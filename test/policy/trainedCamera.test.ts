@@ -26,6 +26,19 @@ function toolPixel(q: Float64Array): [number, number, number] {
   return [Math.round((pos[0] - WIPE_CAMERA.originXM) / WIPE_CAMERA.metresPerPx), Math.round((pos[1] - WIPE_CAMERA.originYM) / WIPE_CAMERA.metresPerPx), pos[2]];
 }
 
+/** The tool over the marked area's centre (by IK), and a pixel under its pad footprint. */
+function overAreaCentre(): { q: Float64Array; areaRow: number; areaCol: number } {
+  const [ax, ay] = spec.areaCenterXyM;
+  const ik = new ArmKinematics(arm).solve({ positionM: [ax, ay, 0.1] }, READY.subarray(0, 6));
+  expect(ik.ok).toBe(true);
+  return {
+    q: Float64Array.from([...ik.q, 0.04]),
+    areaRow: Math.round((ax - WIPE_CAMERA.originXM) / WIPE_CAMERA.metresPerPx),
+    // 4 px beside the centre: under the pad footprint (5.6 px half side), clear of the 5 x 5 tool square.
+    areaCol: Math.round((ay - WIPE_CAMERA.originYM) / WIPE_CAMERA.metresPerPx) + 4,
+  };
+}
+
 describe("WipeCamera", () => {
   it("draws the tool at its forward-kinematics position with its height in blue", () => {
     const frame = new WipeCamera(arm, spec).observe(READY, new Float64Array(6), 7);
@@ -38,22 +51,25 @@ describe("WipeCamera", () => {
 
   it("marks the area wiped only where the pad pressed, and keeps the trail until reset", () => {
     const camera = new WipeCamera(arm, spec);
-    const [ax, ay] = spec.areaCenterXyM;
-    const areaRow = Math.round((ax - WIPE_CAMERA.originXM) / WIPE_CAMERA.metresPerPx);
-    // 4 px beside the centre: under the pad footprint (5.6 px half side), clear of the 5 x 5 tool square.
-    const areaCol = Math.round((ay - WIPE_CAMERA.originYM) / WIPE_CAMERA.metresPerPx) + 4;
+    const { q, areaRow, areaCol } = overAreaCentre();
     const before = camera.observe(READY, new Float64Array(6), 0);
     expect(pixel(before.data, areaRow, areaCol)).toEqual([200, 50, 50]);
-    // Put the tool over the area centre by IK, pressing with 8 N.
-    const ik = new ArmKinematics(arm).solve({ positionM: [ax, ay, 0.1] }, READY.subarray(0, 6));
-    expect(ik.ok).toBe(true);
-    const q = Float64Array.from([...ik.q, 0.04]);
+    // Pressing with 8 N, inside the band.
     const pressed = camera.observe(q, Float64Array.from([0, 0, -8, 0, 0, 0]), 1);
     expect(pixel(pressed.data, areaRow, areaCol)).toEqual([50, 200, 80]);
     const lifted = camera.observe(READY, new Float64Array(6), 2);
     expect(pixel(lifted.data, areaRow, areaCol)).toEqual([50, 200, 80]);
     camera.reset();
     expect(pixel(camera.observe(READY, new Float64Array(6), 3).data, areaRow, areaCol)).toEqual([200, 50, 50]);
+  });
+
+  it("leaves the area marked where the pad pressed outside the force band (the task does not count it)", () => {
+    const [low, high] = spec.forceBandN;
+    const { q, areaRow, areaCol } = overAreaCentre();
+    for (const forceN of [(WIPE_CAMERA.contactN + low) / 2, high + 5]) {
+      const frame = new WipeCamera(arm, spec).observe(q, Float64Array.from([0, 0, -forceN, 0, 0, 0]), 1);
+      expect(pixel(frame.data, areaRow, areaCol), `${forceN} N against the band ${low}-${high} N`).toEqual([200, 50, 50]);
+    }
   });
 
   it("encodes joints as grey levels and force / band in the last gauge", () => {
